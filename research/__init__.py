@@ -1,0 +1,1 @@
+"""Optimizer research framework: Hydra configs, Lightning training, Optuna search, W&B reports."""

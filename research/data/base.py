@@ -1,0 +1,107 @@
+"""The shared shape of every data source: tensors in memory, three splits, index-sliced batches."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+
+from research.data.loader import EpochPermutation, TensorBatchLoader
+from research.data.spec import DataSpec
+
+
+@dataclass
+class Split:
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def subset(self, index: torch.Tensor) -> Split:
+        return Split(self.inputs[index], self.targets[index])
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.inputs.to(device), self.targets.to(device))
+
+
+@dataclass
+class Splits:
+    spec: DataSpec
+    train: Split
+    val: Split
+    test: Split
+
+
+def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Hold out a fixed, seeded `fraction` of `train`: the split never depends on the run seed."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"val_fraction={fraction} must be in (0, 1)")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, round(len(train) * fraction))
+    return train.subset(order[n_val:]), train.subset(order[:n_val])
+
+
+class InMemoryDataModule(pl.LightningDataModule):
+    """A LightningDataModule whose splits fit in memory and live on the training device.
+
+    Subclasses implement `load_splits`; everything else (device placement, DDP sharding,
+    reproducible shuffling) is shared.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        eval_batch_size: int = 1024,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size={batch_size} must be >= 1")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.seed = seed
+        self._splits: Splits | None = None
+
+    @abstractmethod
+    def load_splits(self) -> Splits:
+        """Read or generate the data; called once per process."""
+
+    @property
+    def splits(self) -> Splits:
+        if self._splits is None:
+            self._splits = self.load_splits()
+        return self._splits
+
+    @property
+    def spec(self) -> DataSpec:
+        return self.splits.spec
+
+    def setup(self, stage: str | None = None) -> None:
+        device = self.trainer.strategy.root_device if self.trainer is not None else None
+        if device is not None and self.splits.train.inputs.device != device:
+            s = self.splits
+            self._splits = Splits(s.spec, s.train.to(device), s.val.to(device), s.test.to(device))
+
+    def _loader(self, split: Split, batch_size: int, train: bool) -> TensorBatchLoader:
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = EpochPermutation(
+            len(split), shuffle=train, seed=self.seed, rank=rank, world_size=world, pad=train
+        )
+        return TensorBatchLoader(split.inputs, split.targets, batch_size, sampler)
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        return self._loader(self.splits.train, self.batch_size, train=True)
+
+    def val_dataloader(self) -> TensorBatchLoader:
+        return self._loader(self.splits.val, self.eval_batch_size, train=False)
+
+    def test_dataloader(self) -> TensorBatchLoader:
+        return self._loader(self.splits.test, self.eval_batch_size, train=False)

@@ -1,0 +1,96 @@
+"""Batches sliced by index from tensors already in memory: no per-sample `__getitem__`,
+no collate, no worker processes. For small datasets this is what keeps a training step
+close to a bare PyTorch loop."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+
+
+class EpochPermutation:
+    """Index order for one epoch, shared out across ranks.
+
+    Lightning calls `set_epoch` on a loader's `sampler` before every epoch, so the order
+    depends only on (seed, epoch): a resumed run sees the same batches as an uninterrupted one.
+    Under DDP every rank gets an equal share (padded by wrapping around, as
+    `DistributedSampler` does) so no rank waits for a batch that never comes.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        shuffle: bool,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = True,
+    ) -> None:
+        self.size = size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.pad = pad
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self) -> torch.Tensor:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.size, generator=generator)
+        else:
+            order = torch.arange(self.size)
+        if self.world_size == 1:
+            return order
+        if self.pad:
+            per_rank = math.ceil(self.size / self.world_size)
+            order = order.repeat(math.ceil(per_rank * self.world_size / self.size))
+            return order[: per_rank * self.world_size][self.rank :: self.world_size]
+        return order[self.rank :: self.world_size]
+
+    def __len__(self) -> int:
+        if self.world_size == 1:
+            return self.size
+        if self.pad:
+            return math.ceil(self.size / self.world_size)
+        return len(range(self.rank, self.size, self.world_size))
+
+
+class TensorBatchLoader:
+    """Iterable of `(inputs, targets)` batches cut from two aligned tensors."""
+
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        batch_size: int,
+        sampler: EpochPermutation,
+        drop_last: bool = False,
+    ) -> None:
+        if len(inputs) != len(targets):
+            raise ValueError(
+                f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length"
+            )
+        self.inputs = inputs
+        self.targets = targets
+        self.batch_size = batch_size
+        self.sampler = sampler  # Lightning calls `sampler.set_epoch` before each epoch
+        self.batch_sampler = None  # ...and inspects this, as on a torch DataLoader
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        # One gather per epoch, then contiguous views: far fewer kernel launches than
+        # gathering every batch separately.
+        order = self.sampler.indices().to(self.inputs.device)
+        inputs, targets = self.inputs[order], self.targets[order]
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield inputs[start : start + self.batch_size], targets[start : start + self.batch_size]

@@ -1,0 +1,1 @@
+"""Models, each built from a DataSpec and sized by its config."""

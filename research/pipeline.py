@@ -1,0 +1,133 @@
+"""One training run, start to end: config -> objects -> Trainer -> results.json.
+
+Kept apart from the Hydra entry point so `python -m research.train --help` and `--cfg job`
+never import torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from research.data.base import InMemoryDataModule
+from research.distributed import relaunch_as_this_job
+from research.models.base import Model
+from research.supervised import DivergedError, RunPruned, SupervisedModule
+from research.tracking.history import MetricHistory
+from research.tracking.metadata import git_commit, package_versions
+from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+def build_model(cfg: DictConfig, datamodule: InMemoryDataModule) -> torch.nn.Module:
+    options = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(options, dict)
+    compile_model = options.pop("compile", False)
+    net: Model = instantiate(options, _convert_="all")(spec=datamodule.spec)
+    return torch.compile(net) if compile_model else net
+
+
+def instantiate_each(group: DictConfig | None) -> list[Any]:
+    """A config group that is a dict of named `_target_` nodes, as a list of objects."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None]
+
+
+def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
+    if ckpt_path != "last":
+        return ckpt_path
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        log.warning("ckpt_path=last but %s does not exist: starting from scratch", last)
+        return None
+    return str(last)
+
+
+def finish_wandb(status: Status, summary: dict[str, Any]) -> None:
+    import wandb
+
+    if wandb.run is None:
+        return
+    wandb.run.summary.update({"status": status, **summary})
+    wandb.finish(exit_code=0 if status in ("completed", "pruned") else 1)
+
+
+def train(cfg: DictConfig) -> float | None:
+    started = time.time()
+    output_dir = Path(cfg.paths.output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule: InMemoryDataModule = instantiate(cfg.data)
+    module = SupervisedModule(
+        net=build_model(cfg.model, datamodule),
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        check_finite_every_n_steps=cfg.check_finite_every_n_steps,
+    )
+    history = MetricHistory()
+    callbacks = [history, *instantiate_each(cfg.get("callbacks"))]
+    if cfg.get("trial"):
+        from research.sweep.reporting import trial_callbacks
+
+        callbacks += trial_callbacks(cfg.trial, cfg.optimized_metric)
+    loggers = instantiate_each(cfg.get("logger"))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for logger in loggers:
+        logger.log_hyperparams(resolved)
+
+    status: Status = "completed"
+    reason = None
+    test_metrics: dict[str, float] = {}
+    try:
+        with relaunch_as_this_job(str(output_dir)):
+            trainer.fit(
+                module,
+                datamodule=datamodule,
+                ckpt_path=resolve_checkpoint(cfg.ckpt_path, output_dir),
+                weights_only=True,
+            )
+        if cfg.test:
+            (test_metrics,) = trainer.test(module, datamodule=datamodule, verbose=False)
+    except DivergedError as error:
+        status, reason = "diverged", str(error)
+        log.warning("Run diverged: %s", error)
+    except RunPruned as error:
+        status, reason = "pruned", str(error)
+        log.info("Run pruned: %s", error)
+    except BaseException as error:
+        status, reason = "failed", f"{type(error).__name__}: {error}"
+        raise
+    finally:
+        final = {**history.final(), **{k: float(v) for k, v in test_metrics.items()}}
+        value = final.get(cfg.optimized_metric)
+        if trainer.is_global_zero:
+            record = {
+                "status": status,
+                "reason": reason,
+                "optimized_metric": cfg.optimized_metric,
+                "optimized_value": finite_or_none(value),
+                "final": {k: finite_or_none(v) for k, v in final.items()},
+                "best": {k: finite_or_none(v) for k, v in history.best().items()},
+                "global_step": trainer.global_step,
+                "epochs": len(history.epochs),
+                "wall_time_s": round(time.time() - started, 3),
+                "seed": cfg.seed,
+                "output_dir": str(output_dir),
+                "git_commit": git_commit(Path(__file__).parent),
+                "versions": package_versions(),
+                "history": history.epochs,
+                "config": resolved,
+            }
+            write_json_atomic(output_dir / RESULTS_FILE, record)
+            finish_wandb(status, {f"final/{k}": v for k, v in record["final"].items()})
+    return value if status in ("completed", "pruned") else None

@@ -1,0 +1,1 @@
+"""Run records: results.json, metric history, W&B set-up, provenance."""
