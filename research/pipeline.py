@@ -96,8 +96,8 @@ def train(cfg: DictConfig) -> float | None:
                 ckpt_path=resolve_checkpoint(cfg.ckpt_path, output_dir),
                 weights_only=True,
             )
-        if cfg.test:
-            (test_metrics,) = trainer.test(module, datamodule=datamodule, verbose=False)
+            if cfg.test:
+                (test_metrics,) = trainer.test(module, datamodule=datamodule, verbose=False)
     except DivergedError as error:
         status, reason = "diverged", str(error)
         log.warning("Run diverged: %s", error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import random
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,6 +19,10 @@ from torch import nn
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+# Epoch metrics are summed across ranks before they are logged (exact under DDP), so
+# Lightning's advice to average them again with `sync_dist=True` does not apply.
+warnings.filterwarnings("ignore", message=r".*sync_dist=True.*when logging on epoch level")
 
 
 class DivergedError(RuntimeError):
@@ -102,9 +107,11 @@ class SupervisedModule(pl.LightningModule):
         return loss
 
     def _log_sums(self, stage: str, sums: RunningSums, loss_name: str | None = None) -> None:
+        """Log already-reduced epoch metrics; `on_epoch` makes Lightning write them once, at
+        the end of the epoch, whatever `log_every_n_steps` is."""
         loss, acc = sums.means(lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
-        self.log(loss_name or f"{stage}/loss", loss)
-        self.log(f"{stage}/acc", acc)
+        self.log(loss_name or f"{stage}/loss", loss, on_step=False, on_epoch=True)
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True)
 
     def _eval_step(self, batch: Batch) -> None:
         _, loss_sum, correct, count = self._loss_sums(batch)

@@ -1,20 +1,35 @@
 """`python -m research.train`: the Hydra entry point.
 
-Only Hydra is imported here; torch and Lightning load inside the task, so `--help` and
-`--cfg job` answer at once.
+Only Hydra is imported here; torch and Lightning load inside the task, after the config
+has been checked, so `--help`, `--cfg job` and a bad override answer at once.
 """
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
+
+from research.errors import ConfigError
+from research.validation import validate
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from research.pipeline import train
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    return train(cfg)
+    try:
+        validate(cfg)
+        from research.pipeline import train
+
+        return train(cfg)
+    except ConfigError as error:
+        if HydraConfig.get().mode != RunMode.RUN:
+            raise  # a sweeper records it against this job and carries on
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import torch
 
 from research.data.base import InMemoryDataModule, Split, Splits, carve_validation
 from research.data.spec import DataSpec
+from research.errors import ConfigError
 
 DATASETS = {
     "mnist": ("MNIST", (1, 28, 28)),
@@ -20,8 +21,8 @@ DATASETS = {
 }
 
 
-class DatasetNotFoundError(FileNotFoundError):
-    pass
+class DatasetNotFoundError(ConfigError, FileNotFoundError):
+    """The files are not in `data_dir` and downloading is off."""
 
 
 class TorchvisionDataModule(InMemoryDataModule):

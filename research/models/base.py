@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from research.data.spec import DataSpec, InputKind
+from research.errors import ConfigError
 
 
-class IncompatibleDataError(ValueError):
-    pass
+class IncompatibleDataError(ConfigError):
+    """The model cannot read this dataset's inputs."""
 
 
 class Model(nn.Module):

@@ -46,7 +46,8 @@ class Transformer(Model):
         self.register_buffer("causal_mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.features(x) + self.position[:, : x.shape[1]]
+        h = self.features(x)
+        h = h + self.position[:, : h.shape[1]]
         h = self.norm(
             self.encoder(h, mask=self.causal_mask, is_causal=self.causal_mask is not None)
         )

@@ -1,0 +1,86 @@
+"""The command line as users type it: fast failures, light start-up, DDP inside a multirun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, run_cli
+
+
+def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
+    for flag in ("--cfg=job", "--help"):
+        result = run_cli(flag, cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})
+        assert result.returncode == 0, result.stderr
+        imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+        heavy = {m for m in imported if m.split(".")[0] in {"torch", "pytorch_lightning", "wandb"}}
+        assert not heavy, f"{flag} imported {sorted(heavy)[:5]}"
+    assert "optimizer" in run_cli("--cfg=job", cwd=tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optimizer.lr=-1"], "error: optimizer.lr=-1 is invalid: must be >= 0"),
+        (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 is invalid"),
+        (["optimized_metric=val/f1"], "error: optimized_metric='val/f1' is invalid"),
+        (["model=cnn", "data=modular_arithmetic"], "cannot take tokens input"),
+        (["data=mnist", "paths.data_dir=nowhere"], "data.download=true"),
+    ],
+)
+def test_bad_overrides_fail_fast_with_one_clear_line(
+    tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    result = run_cli(*overrides, "logger=none", cwd=tmp_path)
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert message in last_line
+    assert not list(tmp_path.glob("outputs/*/*/results.json")), "nothing ran"
+
+
+def test_unknown_group_option_lists_the_choices(tmp_path: Path) -> None:
+    result = run_cli("model=resnet9000", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Could not find 'model/resnet9000'" in result.stderr
+    assert "transformer" in result.stderr and "cnn" in result.stderr
+
+
+def test_cli_run_writes_results_into_its_output_folder(tmp_path: Path) -> None:
+    result = run_cli(*TINY, "trainer.max_epochs=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (results_file,) = tmp_path.glob("outputs/*/*/results.json")
+    results = json.loads(results_file.read_text())
+    assert results["status"] == "completed"
+    assert (results_file.parent / ".hydra" / "config.yaml").is_file()
+
+
+def test_ddp_on_two_cpu_processes_inside_a_multirun(tmp_path: Path) -> None:
+    """Lightning's DDP launcher re-runs the command for rank 1; in a multirun that must be
+    this job again, not a second sweep: one folder per job, no stray run folders."""
+    result = run_cli(
+        "-m", *TINY, "trainer.max_epochs=1", "trainer=ddp_cpu", "seed=0,1", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = tmp_path.glob("multirun/*/*")
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    assert not (tmp_path / "outputs").exists()
+    for job in ("0", "1"):
+        results = json.loads((sweep / job / "results.json").read_text())
+        assert results["status"] == "completed"
+        assert results["config"]["trainer"]["strategy"] == "ddp"
+        # 1,294 training images shared by 2 ranks in batches of 32: 21 steps per epoch.
+        assert results["global_step"] == 21
+
+
+@pytest.mark.slow
+def test_default_run_reaches_the_published_accuracy(tmp_path: Path) -> None:
+    """`python -m research.train` as the README's first command: CNN on MNIST-1D, Adam."""
+    result = run_cli(cwd=tmp_path, env={"WANDB_MODE": "offline"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    (results_file,) = tmp_path.glob("outputs/*/*/results.json")
+    results = json.loads(results_file.read_text())
+    assert results["config"]["model"]["_target_"].endswith("CNN")
+    assert results["config"]["data"]["_target_"].endswith("MNIST1DDataModule")
+    assert results["final"]["test/acc"] >= 0.90

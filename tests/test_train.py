@@ -1,0 +1,147 @@
+"""End-to-end training through the real config, Lightning Trainer and writers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig
+
+from research.models.base import IncompatibleDataError
+from research.pipeline import train
+from research.tracking.results import read_results
+from tests.conftest import TINY
+
+MakeCfg = Callable[..., DictConfig]
+
+MODEL_DATA_PAIRS = [
+    (model, data)
+    for data, models in {
+        "mnist1d": ["logreg", "mlp", "cnn", "lstm", "gru", "transformer"],
+        "digits": ["logreg", "mlp", "cnn", "lstm", "gru", "transformer"],
+        "modular_arithmetic": ["logreg", "mlp", "lstm", "gru", "transformer"],
+    }.items()
+    for model in models
+]
+SMALL_DATA = {
+    "mnist1d": ["data.num_samples=600"],
+    "digits": [],
+    "modular_arithmetic": ["data.p=11"],
+}
+
+
+@pytest.mark.parametrize(("model", "data"), MODEL_DATA_PAIRS)
+def test_every_compatible_pair_trains_an_epoch(make_cfg: MakeCfg, model: str, data: str) -> None:
+    cfg = make_cfg(
+        f"model={model}", f"data={data}", *SMALL_DATA[data], "trainer.max_epochs=1",
+        "logger=none", "callbacks=none",
+    )  # fmt: skip
+    value = train(cfg)
+    results = read_results(Path(cfg.paths.output_dir))
+    assert results["status"] == "completed"
+    assert results["epochs"] == 1 and results["global_step"] > 0
+    assert value == results["final"]["val/acc"]
+    assert 0.0 <= results["final"]["test/acc"] <= 1.0
+
+
+def test_text_language_model_trains(make_cfg: MakeCfg, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 60)
+    cfg = make_cfg(
+        "data=text", f"data.path={corpus}", "data.seq_len=32", "model=gru",
+        "trainer.max_epochs=3", "logger=none", "callbacks=none",
+    )  # fmt: skip
+    train(cfg)
+    results = read_results(Path(cfg.paths.output_dir))
+    assert results["final"]["val/acc"] > 0.3, "a repeated sentence is easy to predict"
+
+
+def test_incompatible_pair_fails_before_training(make_cfg: MakeCfg) -> None:
+    cfg = make_cfg("model=cnn", "data=modular_arithmetic", "data.p=5", "logger=none")
+    with pytest.raises(IncompatibleDataError, match="cannot take tokens input"):
+        train(cfg)
+    assert not (Path(cfg.paths.output_dir) / "results.json").exists()
+
+
+def test_results_json_is_a_complete_record(make_cfg: MakeCfg) -> None:
+    cfg = make_cfg(*TINY)
+    train(cfg)
+    out = Path(cfg.paths.output_dir)
+    results = read_results(out)
+    assert results["status"] == "completed" and results["reason"] is None
+    assert set(results["final"]) == {
+        "train/loss_epoch", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc",
+    }  # fmt: skip
+    assert results["epochs"] == 2 and len(results["history"]) == 2
+    history_acc = [epoch["val/acc"] for epoch in results["history"]]
+    assert results["best"]["val/acc"] == max(history_acc)
+    assert results["final"]["val/acc"] == history_acc[-1]
+    assert results["seed"] == 0 and results["config"]["data"]["batch_size"] == 32
+    assert {"torch", "pytorch-lightning", "hydra-core"} <= set(results["versions"])
+    assert results["wall_time_s"] > 0
+
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    logged = {key for row in rows for key, value in row.items() if value}
+    assert {"train/loss", "train/acc", "val/acc", "val/loss", "test/acc", "step"} <= logged
+    val_rows = [float(row["val/acc"]) for row in rows if row["val/acc"]]
+    assert val_rows == pytest.approx(history_acc)
+
+
+def test_same_seed_gives_identical_metrics(make_cfg: MakeCfg, tmp_path: Path) -> None:
+    runs = []
+    for name in ("a", "b", "c"):
+        seed = "seed=1" if name != "c" else "seed=2"
+        cfg = make_cfg(*TINY, seed, output_dir=tmp_path / name)
+        train(cfg)
+        runs.append(read_results(tmp_path / name))
+    assert runs[0]["final"] == runs[1]["final"]
+    assert runs[0]["history"] == runs[1]["history"]
+    assert runs[0]["final"] != runs[2]["final"]
+
+
+def test_resume_from_checkpoint_matches_an_uninterrupted_run(
+    make_cfg: MakeCfg, tmp_path: Path
+) -> None:
+    with_ckpt = [o for o in TINY if o != "callbacks=none"] + ["trainer.max_epochs=4"]
+    train(make_cfg(*with_ckpt, output_dir=tmp_path / "full"))
+
+    interrupted = tmp_path / "interrupted"
+    train(make_cfg(*with_ckpt[:-1], "trainer.max_epochs=2", output_dir=interrupted))
+    checkpoint = interrupted / "checkpoints" / "last.ckpt"
+    assert checkpoint.is_file()
+    train(make_cfg(*with_ckpt, "ckpt_path=last", output_dir=interrupted))
+
+    full, resumed = read_results(tmp_path / "full"), read_results(interrupted)
+    assert resumed["epochs"] == 4 and resumed["global_step"] == full["global_step"]
+    assert resumed["final"] == full["final"]
+    assert resumed["history"] == full["history"]
+
+
+def test_diverging_run_is_recorded_and_stops_early(make_cfg: MakeCfg) -> None:
+    cfg = make_cfg(*TINY, "optimizer=torch_adam", "optimizer.lr=1e12", "trainer.max_epochs=5")
+    assert train(cfg) is None
+    results = read_results(Path(cfg.paths.output_dir))
+    assert results["status"] == "diverged"
+    assert "step" in results["reason"] and results["global_step"] < 50
+
+
+def test_wandb_offline_run_is_written_and_finished(make_cfg: MakeCfg) -> None:
+    cfg = make_cfg(*TINY, "logger=wandb", "logger.wandb.group=unit", "tags=[t1]")
+    train(cfg)
+    runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1 and runs[0].stat().st_size > 0
+    import wandb
+
+    assert wandb.run is None, "the run is finished, so the next run in this process is separate"
+
+
+def test_logger_none_still_writes_results(make_cfg: MakeCfg) -> None:
+    cfg = make_cfg(*TINY, "logger=none")
+    train(cfg)
+    out = Path(cfg.paths.output_dir)
+    assert not (out / "metrics.csv").exists()
+    assert json.loads((out / "results.json").read_text())["status"] == "completed"
