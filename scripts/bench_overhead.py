@@ -1,0 +1,133 @@
+"""Per-step cost of `research.train` against a bare PyTorch loop, measured in one process.
+
+Both train the same model on the same in-memory data with the same batch size and
+optimizer; start-up, data generation and validation are excluded from both. Prints the
+ratio framework / bare loop per model and dataset (target: <= 1.15).
+
+    python scripts/bench_overhead.py [--epochs 3] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import open_dict
+
+from research.pipeline import build_model, train
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+CASES = {
+    "cnn on mnist1d": ["model=cnn", "data=mnist1d"],
+    "mlp on digits": ["model=mlp", "data=digits"],
+}
+
+
+class StepTimer(pl.Callback):
+    """Wall time of training batches only (no validation, no start-up)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.steps = 0
+        self._started = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Validation runs inside the epoch in Lightning: subtract it via its own hooks.
+        self.seconds += time.perf_counter() - self._started - self._validation
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._validation_started = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._validation = time.perf_counter() - self._validation_started
+
+    def on_train_batch_end(self, *args: object) -> None:
+        self.steps += 1
+
+    _validation = 0.0
+    _validation_started = 0.0
+
+
+def compose_cfg(overrides: list[str], out: Path):  # noqa: ANN201
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(out)
+        cfg.hydra.runtime.cwd = str(out)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(out)
+        cfg.paths.output_dir = str(out)
+        del cfg.hydra
+    return cfg
+
+
+def framework_step_ms(overrides: list[str], epochs: int, out: Path) -> float:
+    timer = StepTimer()
+    cfg = compose_cfg([*overrides, f"trainer.max_epochs={epochs}", "test=false"], out)
+    import research.pipeline as pipeline
+
+    original = pipeline.instantiate_each
+    pipeline.instantiate_each = lambda group: [*original(group), timer] if group is cfg.callbacks else original(group)  # noqa: E731,E501
+    try:
+        train(cfg)
+    finally:
+        pipeline.instantiate_each = original
+    return timer.seconds / timer.steps * 1e3
+
+
+def bare_step_ms(overrides: list[str], epochs: int, out: Path) -> float:
+    cfg = compose_cfg([*overrides, "logger=none"], out)
+    torch.manual_seed(cfg.seed)
+    datamodule = instantiate(cfg.data)
+    net = build_model(cfg.model, datamodule)
+    optimizer = instantiate(cfg.optimizer)(net.parameters())
+    x, y = datamodule.splits.train.inputs, datamodule.splits.train.targets
+    batch = cfg.data.batch_size
+    steps, seconds = 0, 0.0
+    for _ in range(epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(x))
+        xs, ys = x[order], y[order]
+        for i in range(0, len(x), batch):
+            loss = torch.nn.functional.cross_entropy(net(xs[i : i + batch]), ys[i : i + batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            steps += 1
+        seconds += time.perf_counter() - started
+    return seconds / steps * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--overrides", nargs="*", default=[], help="extra Hydra overrides")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    print(f"{'case':<18} {'bare ms/step':>13} {'framework ms/step':>18} {'ratio':>6}")
+    with TemporaryDirectory() as tmp:
+        for name, overrides in CASES.items():
+            overrides = [*overrides, *args.overrides]
+            bare, framework = [], []
+            for repeat in range(args.repeats):  # interleaved, so drift hits both alike
+                bare.append(bare_step_ms(overrides, args.epochs, Path(tmp)))
+                framework.append(framework_step_ms(overrides, args.epochs, Path(tmp) / str(repeat)))
+            b, f = statistics.median(bare), statistics.median(framework)
+            print(f"{name:<18} {b:>13.3f} {f:>18.3f} {f / b:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
