@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from research.data.base import InMemoryDataModule
 from research.distributed import relaunch_as_this_job
 from research.models.base import Model
+from research.signals import signals_as_exceptions
 from research.supervised import DivergedError, RunPruned, SupervisedModule
 from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
@@ -89,7 +90,7 @@ def train(cfg: DictConfig) -> float | None:
     reason = None
     test_metrics: dict[str, float] = {}
     try:
-        with relaunch_as_this_job(str(output_dir)):
+        with signals_as_exceptions(), relaunch_as_this_job(str(output_dir)):
             trainer.fit(
                 module,
                 datamodule=datamodule,

@@ -1,0 +1,72 @@
+"""What must survive things going wrong: signals, secrets, atomic records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from research.tracking.results import write_json_atomic
+from tests.conftest import TINY, run_cli
+
+
+def start_long_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "research.train", *TINY, "trainer.max_epochs=100000", *extra],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WANDB_MODE": "offline"},
+    )
+
+
+def wait_for_validated_epochs(tmp_path: Path, timeout_s: float = 120) -> Path:
+    """The run's folder, once metrics.csv shows finished (validated) epochs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for metrics in tmp_path.glob("outputs/*/*/metrics.csv"):
+            if "val/acc" in metrics.read_text().partition("\n")[0]:
+                return metrics.parent
+        time.sleep(0.2)
+    raise TimeoutError("the run never finished an epoch")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_ends_the_run_as_failed_with_its_record(tmp_path: Path, signum: int) -> None:
+    process = start_long_run(tmp_path, "logger=default")
+    run_dir = wait_for_validated_epochs(tmp_path)
+    process.send_signal(signum)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "failed"
+    assert signal.Signals(signum).name in results["reason"], results["reason"]
+    assert results["history"], "epochs finished before the signal are kept"
+
+
+def test_no_secret_reaches_any_file(tmp_path: Path) -> None:
+    secret = "0123456789abcdef0123456789abcdef01234567"
+    result = run_cli(
+        *TINY, "trainer.max_epochs=1", "logger=default", cwd=tmp_path, env={"WANDB_API_KEY": secret}
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    leaked = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert not leaked
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "results.json"
+    write_json_atomic(target, {"status": "completed"})
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError, match="Circular"):
+        write_json_atomic(target, circular)
+    assert json.loads(target.read_text()) == {"status": "completed"}
+    assert list(tmp_path.iterdir()) == [target], "no temporary file is left behind"
