@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from pytorch_lightning.loggers import WandbLogger
+if TYPE_CHECKING:
+    from pytorch_lightning.loggers import WandbLogger
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def make_wandb_logger(
     **kwargs: Any,
 ) -> WandbLogger:
     import wandb
+    from pytorch_lightning.loggers import WandbLogger
 
     resolved = resolve_mode(mode)
     os.makedirs(save_dir, exist_ok=True)

@@ -1,0 +1,133 @@
+"""`python -m research.report RUN_OR_SWEEP_DIR... --out report/`: see `--help`.
+
+Exit codes: 0 written; 1 written but not published to W&B; 2 bad input (one line on stderr
+naming what is wrong and what is allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from research.report.errors import ReportError
+
+EPILOG = """examples:
+  python -m research.report multirun/2026-11-21/12-00-00 --out report/
+  python -m research.report multirun/ outputs/ --metric val/loss --target 0.2 --out report/
+  python -m research.report --study sqlite:///optuna.db adam_betas_lr --out report/
+  python -m research.report multirun/ --out report/ --wandb-entity me --wandb-project opt
+
+Offline W&B runs can be uploaded with scripts/wandb_sync.sh FOLDER (time-limited)."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m research.report",
+        description="Compare optimizers across runs, sweeps and Optuna studies: statistics over "
+        "seeds, figures, paper tables, a self-contained HTML report and a W&B report spec.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        type=Path,
+        help="run folders or sweep folders (searched recursively for runs)",
+    )
+    p.add_argument(
+        "--study",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("STORAGE", "NAME"),
+        help="an Optuna study: storage URL (or journal file) and study name; repeatable",
+    )
+    p.add_argument("--out", type=Path, default=Path("report"), help="output folder (report/)")
+    p.add_argument("--metric", default="val/acc", help="metric to compare (val/acc)")
+    p.add_argument(
+        "--group-by",
+        default="optimizer",
+        help="comma-separated config keys or prefixes whose differing values define "
+        "the groups, or 'all' (optimizer)",
+    )
+    p.add_argument(
+        "--target", type=float, help="metric value for steps-to-target and the performance profile"
+    )
+    direction = p.add_mutually_exclusive_group()
+    direction.add_argument(
+        "--maximize",
+        dest="higher",
+        action="store_true",
+        default=None,
+        help="higher metric is better (default for names with 'acc')",
+    )
+    direction.add_argument(
+        "--minimize",
+        dest="higher",
+        action="store_false",
+        help="lower metric is better (default otherwise)",
+    )
+    p.add_argument("--title", help="report title")
+    p.add_argument("--wandb-entity", help="W&B entity for wandb_report.json")
+    p.add_argument("--wandb-project", help="W&B project for wandb_report.json")
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="save the W&B report to the cloud (needs a network and a login; time-limited)",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.inputs and not args.study:
+        parser().error("give at least one run or sweep folder, or --study STORAGE NAME")
+    if bool(args.wandb_entity) != bool(args.wandb_project):
+        parser().error("--wandb-entity and --wandb-project go together")
+    if args.publish and not args.wandb_project:
+        parser().error("--publish needs --wandb-entity and --wandb-project")
+    from research.report.build import Options, build
+    from research.report.discover import Study
+
+    options = Options(
+        inputs=args.inputs,
+        out=args.out,
+        studies=[Study(storage, name) for storage, name in args.study],
+        metric=args.metric,
+        group_by=[k.strip() for k in args.group_by.split(",") if k.strip()],
+        target=args.target,
+        higher_is_better=args.higher,
+        title=args.title,
+        wandb_entity=args.wandb_entity,
+        wandb_project=args.wandb_project,
+    )
+    try:
+        outputs = build(options)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    analysis = outputs.analysis
+    counts = Counter(r.status for r in analysis.runs)
+    print(
+        f"{len(analysis.runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}) in "
+        f"{len(analysis.tasks)} task(s); wrote {args.out / 'report.html'} and "
+        f"{len(outputs.files) - 1} more files"
+    )
+    if any(r.wandb_ids for r in analysis.runs):
+        print("offline W&B runs found: upload them with scripts/wandb_sync.sh FOLDER")
+    if args.publish:
+        from research.report.wandb_spec import PublishError, publish
+
+        try:
+            print(f"published: {publish(args.out / 'wandb_report.json')}")
+        except PublishError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

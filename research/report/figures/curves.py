@@ -1,0 +1,133 @@
+"""Learning curves per group: mean over seeds with a shaded 95% bootstrap interval, by step and
+by epoch, for the training loss and the chosen metric. Runs that did not complete are drawn
+one by one, dashed, ending in a cross: visible, never averaged in."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from research.report.analysis import MAX_CURVES, GroupStats, Panel, TaskStats
+from research.report.figures import new_figure, style
+from research.report.metrics import metric_label
+
+AXES = {"steps": "optimizer step", "epochs": "epoch"}
+
+
+def _panel(
+    ax: Axes,
+    groups: list[GroupStats],
+    colors: dict[str, tuple[float, ...]],
+    panel: Panel,
+    target: float | None,
+) -> None:
+    metric, by = panel
+    drawn = False
+    for g in groups:
+        color = colors[g.label]
+        band = g.curves.get(panel)
+        if band is not None:
+            ax.plot(band.x, band.mean, color=color, marker="o" if band.x.size < 3 else None)
+            ax.fill_between(band.x, band.low, band.high, color=color, alpha=0.2, linewidth=0)
+            drawn = True
+        for run in g.group.runs:
+            series = run.series(metric)
+            if run.status == "completed" or series is None or not series.values.size:
+                continue
+            x = getattr(series, by)
+            ax.plot(x, series.values, color=color, linestyle="--", linewidth=1.0, alpha=0.8)
+            ax.plot(x[-1], series.values[-1], marker="x", color=color, markersize=7)
+            drawn = True
+    if not drawn:
+        ax.text(
+            0.5,
+            0.5,
+            f"{metric} has no curve\n(logged once, or not at all)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        return
+    if target is not None:
+        ax.axhline(target, color="0.35", linestyle=":", linewidth=1.2)
+    if metric.endswith(("loss", "loss_epoch")) and _spans_decades(ax):
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(AXES[by])
+    ax.set_ylabel(metric_label(metric))
+
+
+def legend_label(g: GroupStats) -> str:
+    """'Adam (lr=0.01) (n=2; 1 diverged)': n counts the seeds in the mean."""
+    others = [f"{n} {status}" for status, n in g.status_counts.items() if status != "completed"]
+    return f"{g.label} (n={len(g.completed)}{'; ' if others else ''}{', '.join(others)})"
+
+
+def _spans_decades(ax: Axes) -> bool:
+    low, high = ax.dataLim.y0, ax.dataLim.y1
+    return low > 0 and math.isfinite(high) and high / low > 10
+
+
+def learning_curves(
+    task: TaskStats, colors: dict[str, tuple[float, ...]], target: float | None
+) -> Figure:
+    groups = task.drawn
+    with style():
+        fig = new_figure(12, 8.5)
+        for i, (ax, panel) in enumerate(zip(fig.subplots(2, 2).flat, task.panels, strict=True)):
+            _panel(ax, groups, colors, panel, target if i >= 2 else None)
+        handles = [Line2D([], [], color=colors[g.label], label=legend_label(g)) for g in groups]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="0.3",
+                linestyle="--",
+                marker="x",
+                label="run that did not complete (x: where it stopped)",
+            )
+        )
+        if target is not None:
+            handles.append(Line2D([], [], color="0.35", linestyle=":", label=f"target {target:g}"))
+        fig.legend(
+            handles=handles, loc="outside lower center", ncol=min(3, len(handles)), frameon=False
+        )
+        fig.suptitle(f"{task.task.label}: mean over seeds, shaded 95% bootstrap CI")
+    return fig
+
+
+def final_values(task: TaskStats, metric: str, colors: dict[str, tuple[float, ...]]) -> Figure:
+    """Dot-and-whisker plot of the final metric per group: seeds as dots, mean with 95% CI."""
+    groups = [g for g in task.groups if g.final.n][: 3 * MAX_CURVES]
+    with style():
+        fig = new_figure(8, 1.2 + 0.45 * max(len(groups), 1))
+        ax = fig.subplots()
+        rng = np.random.default_rng(0)
+        for y, g in enumerate(groups):
+            values = np.array([v for v in g.final_values if v is not None])
+            ax.scatter(
+                values, y + rng.uniform(-0.12, 0.12, values.size), s=14, color="0.55", zorder=2
+            )
+            low = g.final.mean - g.final.ci_low if g.final.n > 1 else 0.0
+            high = g.final.ci_high - g.final.mean if g.final.n > 1 else 0.0
+            ax.errorbar(
+                g.final.mean,
+                y,
+                xerr=[[low], [high]],
+                fmt="o",
+                color=colors[g.label],
+                markersize=7,
+                capsize=4,
+                zorder=3,
+            )
+        ax.set_yticks(range(len(groups)))
+        ax.set_yticklabels([("★ " if g is task.best else "") + g.label for g in groups])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"final {metric_label(metric)}")
+        ax.set_title("mean and 95% bootstrap CI over seeds (grey: individual seeds)")
+    return fig

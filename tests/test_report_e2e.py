@@ -1,0 +1,325 @@
+"""Reports built from real runs of `python -m research.train -m`, checked against the runs'
+own results.json: every number in summary.csv is recomputed here by hand."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from research.report.__main__ import main
+from research.report.build import Options, compare
+
+TARGET = 0.9
+SWEEP = [
+    "data=digits",
+    "model=logreg",
+    "optimizer=torch_adam",
+    "trainer.max_epochs=2",
+    "optimizer._target_=torch.optim.Adam,torch.optim.AdamW",
+    "optimizer.weight_decay=0.05",
+    "optimizer.lr=0.01,1e37",
+    "seed=0,1",
+    "logger=csv",
+    "callbacks=none",
+]
+
+
+def offline_env(tmp: Path) -> dict[str, str]:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    env.update(
+        {
+            k: str(tmp / "wandb-home")
+            for k in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")
+        }
+    )
+    env.pop("WANDB_API_KEY", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 real runs (Adam and AdamW, lr 0.01 and 1e37 that diverges, 2 seeds) and a copy of
+    one of them with its results.json removed, as a run killed mid-way leaves it."""
+    root = tmp_path_factory.mktemp("report_runs")
+    sweep = root / "multirun" / "sweep"
+    done = subprocess.run(
+        [sys.executable, "-m", "research.train", "-m", *SWEEP, f"hydra.sweep.dir={sweep}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=offline_env(root),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    shutil.copytree(sweep / "0", root / "killed" / "0")
+    (root / "killed" / "0" / "results.json").unlink()
+    return root
+
+
+def results(sweep: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def report(runs_dir: Path) -> Path:
+    out = runs_dir / "report"
+    code = main(
+        [
+            str(runs_dir / "multirun"),
+            str(runs_dir / "killed"),
+            "--out",
+            str(out),
+            "--target",
+            str(TARGET),
+            "--wandb-entity",
+            "me",
+            "--wandb-project",
+            "opt",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def by_hand(sweep: Path) -> dict[tuple[str, float], list[dict[str, Any]]]:
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for r in results(sweep):
+        opt = r["config"]["optimizer"]
+        groups.setdefault((opt["_target_"], opt["lr"]), []).append(r)
+    return groups
+
+
+def first_step(r: dict[str, Any], target: float) -> float | None:
+    return next((h["step"] for h in r["history"] if h["val/acc"] >= target), None)
+
+
+def test_summary_csv_matches_the_runs(runs_dir: Path, report: Path) -> None:
+    rows = {
+        (r["optimizer._target_"], float(r["optimizer.lr"])): r
+        for r in read_csv(report / "summary.csv")
+    }
+    groups = by_hand(runs_dir / "multirun" / "sweep")
+    assert set(rows) == set(groups)
+    means = {}
+    for key, runs in groups.items():
+        row = rows[key]
+        completed = [r for r in runs if r["status"] == "completed"]
+        killed = 1 if key == ("torch.optim.Adam", 0.01) else 0
+        assert int(row["n_runs"]) == len(runs) + killed
+        assert int(row["unfinished"]) == killed
+        assert int(row["diverged"]) == sum(r["status"] == "diverged" for r in runs)
+        assert int(row["n_seeds"]) == len(completed)
+        if key[1] == 1e37:
+            assert row["diverged"] == "2" and row["final_mean"] == "" and row["rank"] == ""
+            continue
+        final = [r["final"]["val/acc"] for r in completed]
+        best = [r["best"]["val/acc"] for r in completed]
+        means[key] = statistics.fmean(final)
+        assert float(row["final_mean"]) == pytest.approx(statistics.fmean(final), abs=1e-12)
+        assert float(row["final_std"]) == pytest.approx(statistics.stdev(final), abs=1e-12)
+        assert float(row["best_mean"]) == pytest.approx(statistics.fmean(best), abs=1e-12)
+        # Two seeds: the 95% bootstrap interval is exactly [min, max] (see the stats tests).
+        assert float(row["final_ci95_low"]) == pytest.approx(min(final))
+        assert float(row["final_ci95_high"]) == pytest.approx(max(final))
+        steps = [first_step(r, TARGET) for r in completed]
+        assert int(row["seeds_reached_target"]) == sum(s is not None for s in steps)
+        if all(s is not None for s in steps):
+            assert float(row["median_steps_to_target"]) == statistics.median(steps)
+    top = max(means.values())
+    winners = [k for k, m in means.items() if m == top]
+    for key, row in rows.items():
+        assert (row["is_best"] == "True") == (winners == [key])
+
+
+def test_lead_is_tested_with_welch_against_the_runner_up(runs_dir: Path, report: Path) -> None:
+    rows = read_csv(report / "summary.csv")
+    ranked = sorted((r for r in rows if r["final_mean"]), key=lambda r: -float(r["final_mean"]))
+    best, runner_up = ranked[0], ranked[1]
+    if best["final_mean"] == runner_up["final_mean"]:
+        pytest.skip("the two optimizers tied on these runs: no lead to test")
+    groups = by_hand(runs_dir / "multirun" / "sweep")
+
+    def finals(row: dict[str, str]) -> list[float]:
+        runs = groups[(row["optimizer._target_"], float(row["optimizer.lr"]))]
+        return [r["final"]["val/acc"] for r in runs if r["status"] == "completed"]
+
+    expected = scipy_stats.ttest_ind(finals(best), finals(runner_up), equal_var=False)
+    assert best["runner_up"] == runner_up["group"]
+    assert float(best["lead"]) == pytest.approx(
+        float(best["final_mean"]) - float(runner_up["final_mean"])
+    )
+    if np.isfinite(expected.pvalue):
+        assert float(best["p_value"]) == pytest.approx(expected.pvalue)
+        assert best["significant"] == str(expected.pvalue < 0.05)
+
+
+def test_every_run_is_listed_with_its_status(report: Path) -> None:
+    rows = read_csv(report / "runs.csv")
+    statuses = sorted(r["status"] for r in rows)
+    assert statuses == ["completed"] * 4 + ["diverged"] * 4 + ["unfinished"]
+    unfinished = next(r for r in rows if r["status"] == "unfinished")
+    assert unfinished["group"].startswith("Adam (lr=0.01") and unfinished["seed"] == "0"
+
+
+def test_files_and_paper_tables(report: Path) -> None:
+    for name in ("learning_curves", "final", "lr_sensitivity"):
+        assert (report / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (report / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
+    md = (report / "summary.md").read_text()
+    assert "| group | seeds | final validation accuracy |" in md
+    assert "2 diverged" in md and "Welch" in md
+    tex = (report / "summary.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\bottomrule" in tex and "_" not in tex.replace(r"\_", "")
+
+
+def test_html_is_self_contained(report: Path) -> None:
+    page = (report / "report.html").read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    images = page.count("<img ")
+    assert images == len(list(report.glob("*.png"))) and images == page.count(
+        "data:image/png;base64,"
+    )
+    assert "python -m research.train -m" in page and "optimizer.lr=0.01,1e37" in page
+    assert "1 unfinished" in page and "4 diverged" in page
+    assert "Welch" in page and "bootstrap" in page
+
+
+def test_wandb_report_reads_back(report: Path) -> None:
+    import wandb_workspaces.reports.v2 as wr
+
+    from research.report.wandb_spec import read_report
+
+    spec = read_report(report / "wandb_report.json")
+    assert (spec.entity, spec.project) == ("me", "opt")
+    grids = [b for b in spec.blocks if isinstance(b, wr.PanelGrid)]
+    panels = [p for g in grids for p in g.panels]
+    lines = [p for p in panels if isinstance(p, wr.LinePlot)]
+    assert {m.name for p in lines for m in p.y} == {"train/loss", "val/acc"}
+    (parallel,) = [p for p in panels if isinstance(p, wr.ParallelCoordinatesPlot)]
+    names = [c.metric.name for c in parallel.columns]
+    assert names == ["optimizer.lr", "val/acc"]
+    runset = grids[0].runsets[0]
+    assert (runset.entity, runset.project) == ("me", "opt")
+    assert runset.groupby == ["config.optimizer.value._target_", "config.optimizer.value.lr"]
+    assert any(isinstance(b, wr.MarkdownBlock) and "| group |" in b.text for b in spec.blocks)
+
+
+def test_publish_offline_fails_fast(report: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from research.report.wandb_spec import PublishError, publish
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(PublishError, match="unreachable"):
+        publish(report / "wandb_report.json", timeout_s=5)
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium is not installed")
+def test_html_renders_in_a_browser(report: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "page.png"
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu"]
+    url = (report / "report.html").as_uri()
+    subprocess.run(
+        [*browser, f"--screenshot={shot}", "--window-size=1200,1600", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    dom = subprocess.run(
+        [*browser, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "Learning curves" in dom and "<table>" in dom
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[1] == 1200 and pixels.std() > 0.05  # not a blank page
+
+
+def test_optuna_study_gives_the_same_numbers(runs_dir: Path, report: Path) -> None:
+    import optuna
+
+    storage = f"sqlite:///{runs_dir / 'optuna.db'}"
+    study = optuna.create_study(study_name="adam_lr", storage=storage, direction="maximize")
+    space = {"optimizer.lr": optuna.distributions.FloatDistribution(1e-5, 1e38, log=True)}
+    for r in results(runs_dir / "multirun" / "sweep"):
+        ok = r["status"] == "completed"
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optimizer.lr": r["config"]["optimizer"]["lr"]},
+                distributions=space,
+                value=r["final"]["val/acc"] if ok else None,
+                state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
+                user_attrs={"output_dir": r["output_dir"]},
+            )
+        )
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"optimizer.lr": 0.5}, distributions=space, state=optuna.trial.TrialState.FAIL
+        )
+    )
+    runs, analysis = compare(
+        Options(inputs=[], out=runs_dir, studies=[_study(storage)], target=TARGET)
+    )
+    assert len(runs) == 9
+    assert sorted(r.status for r in runs).count("failed") == 1
+    via_study = {g.label: g.final for t in analysis.tasks for g in t.groups}
+    via_folders = {r["group"]: r for r in read_csv(report / "summary.csv")}
+    for label, row in via_folders.items():
+        if row["final_mean"]:
+            assert via_study[label].mean == pytest.approx(float(row["final_mean"]))
+            assert via_study[label].n == int(row["n_seeds"])
+
+
+def _study(storage: str) -> Any:
+    from research.report.discover import Study
+
+    return Study(storage, "adam_lr")
+
+
+def test_bad_input_is_one_line_and_exit_code_2(
+    runs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(runs_dir / "multirun"), "--metric", "val/f1", "--out", str(tmp_path)]) == 2
+    assert (
+        main(["--study", f"sqlite:///{runs_dir / 'optuna.db'}", "nope", "--out", str(tmp_path)])
+        == 2
+    )
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors[0].startswith("error: unknown metric 'val/f1': these runs log ")
+    assert "val/acc" in errors[0]
+    assert errors[1].startswith("error: no study 'nope'") or "does not exist" in errors[1]
+    (tmp_path / "empty").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "research.report", str(tmp_path / "empty")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "no runs found under" in done.stderr
+
+
+def test_lower_is_better_metric(runs_dir: Path) -> None:
+    _, analysis = compare(Options(inputs=[runs_dir / "multirun"], out=runs_dir, metric="val/loss"))
+    groups = by_hand(runs_dir / "multirun" / "sweep")
+    means = {
+        k: statistics.fmean(r["final"]["val/loss"] for r in runs if r["status"] == "completed")
+        for k, runs in groups.items()
+        if k[1] == 0.01
+    }
+    best = analysis.tasks[0].best
+    assert best is not None and best.final.mean == pytest.approx(min(means.values()))
