@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ def finish_wandb(status: Status, summary: dict[str, Any]) -> None:
     wandb.finish(exit_code=0 if status in ("completed", "pruned") else 1)
 
 
-def train(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float | None:
+    """Fit, test and record one run; `extra_callbacks` lets scripts observe it (benchmarks)."""
     started = time.time()
     output_dir = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -75,7 +77,7 @@ def train(cfg: DictConfig) -> float | None:
         check_finite_every_n_steps=cfg.check_finite_every_n_steps,
     )
     history = MetricHistory()
-    callbacks = [history, *instantiate_each(cfg.get("callbacks"))]
+    callbacks = [history, *instantiate_each(cfg.get("callbacks")), *extra_callbacks]
     if cfg.get("trial"):
         from research.sweep.reporting import trial_callbacks
 

@@ -20,7 +20,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
 
 from research.pipeline import build_model, train
 
@@ -32,34 +32,29 @@ CASES = {
 
 
 class StepTimer(pl.Callback):
-    """Wall time of training batches only (no validation, no start-up)."""
+    """Per epoch, the time from the first batch's start to the last batch's end: every
+    per-step cost (fetching, hooks, logging) counts; start-up and validation do not."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.steps = 0
-        self._started = 0.0
+        self._epoch_started: float | None = None
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._started = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Validation runs inside the epoch in Lightning: subtract it via its own hooks.
-        self.seconds += time.perf_counter() - self._started - self._validation
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._validation_started = time.perf_counter()
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._validation = time.perf_counter() - self._validation_started
+    def on_train_batch_start(self, *args: object) -> None:
+        if self._epoch_started is None:
+            self._epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, *args: object) -> None:
         self.steps += 1
+        self._last_end = time.perf_counter()
 
-    _validation = 0.0
-    _validation_started = 0.0
+    def on_train_epoch_end(self, *args: object) -> None:
+        assert self._epoch_started is not None
+        self.seconds += self._last_end - self._epoch_started
+        self._epoch_started = None
 
 
-def compose_cfg(overrides: list[str], out: Path):  # noqa: ANN201
+def compose_cfg(overrides: list[str], out: Path) -> DictConfig:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
@@ -76,14 +71,7 @@ def compose_cfg(overrides: list[str], out: Path):  # noqa: ANN201
 def framework_step_ms(overrides: list[str], epochs: int, out: Path) -> float:
     timer = StepTimer()
     cfg = compose_cfg([*overrides, f"trainer.max_epochs={epochs}", "test=false"], out)
-    import research.pipeline as pipeline
-
-    original = pipeline.instantiate_each
-    pipeline.instantiate_each = lambda group: [*original(group), timer] if group is cfg.callbacks else original(group)  # noqa: E731,E501
-    try:
-        train(cfg)
-    finally:
-        pipeline.instantiate_each = original
+    train(cfg, extra_callbacks=[timer])
     return timer.seconds / timer.steps * 1e3
 
 
