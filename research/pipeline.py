@@ -22,6 +22,7 @@ from research.distributed import relaunch_as_this_job
 from research.models.base import Model
 from research.signals import signals_as_exceptions
 from research.supervised import DivergedError, RunPruned, SupervisedModule
+from research.tracking.checkpoint_io import AtomicCheckpointIO
 from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
 from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
@@ -83,7 +84,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
 
         callbacks += trial_callbacks(cfg.trial, cfg.optimized_metric)
     loggers = instantiate_each(cfg.get("logger"))
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()]
+    )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
         logger.log_hyperparams(resolved)

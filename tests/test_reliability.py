@@ -70,3 +70,52 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
         write_json_atomic(target, circular)
     assert json.loads(target.read_text()) == {"status": "completed"}
     assert list(tmp_path.iterdir()) == [target], "no temporary file is left behind"
+
+
+def test_checkpoint_write_is_atomic(tmp_path: Path) -> None:
+    from research.tracking.checkpoint_io import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"epoch": 1}, path)
+    with pytest.raises(AttributeError):  # fails half-way through pickling
+        io.save_checkpoint({"epoch": 2, "unpicklable": lambda: None}, path)
+    assert io.load_checkpoint(path, weights_only=True) == {"epoch": 1}
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_sigkilled_run_resumes_to_the_same_metrics(tmp_path: Path) -> None:
+    run = [*TINY, "callbacks=default", "trainer.max_epochs=40"]
+    reference = run_cli(*run, "hydra.run.dir=reference", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "research.train", *run, "hydra.run.dir=killed"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=60)
+    assert not (tmp_path / "killed" / "results.json").exists(), "killed before the end"
+
+    resumed = run_cli(*run, "hydra.run.dir=killed", "ckpt_path=last", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = json.loads((tmp_path / "reference" / "results.json").read_text())
+    actual = json.loads((tmp_path / "killed" / "results.json").read_text())
+    assert actual["final"] == expected["final"]
+    assert actual["history"] == expected["history"]
+
+
+def test_online_wandb_without_network_falls_back_to_offline_quickly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from research.tracking.wandb_logger import resolve_mode
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    started = time.monotonic()
+    assert resolve_mode("online") == "offline"
+    assert time.monotonic() - started < 10

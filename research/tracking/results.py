@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
+
+from research.tracking.atomic import atomic_write
 
 Status = Literal["completed", "failed", "diverged", "pruned"]
 RESULTS_FILE = "results.json"
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write a temporary file in the same folder, then rename: a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False, default=_jsonable)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """A kill during the write leaves the previous file, never half of one."""
+    text = json.dumps(data, indent=2, default=_jsonable).encode()
+    atomic_write(path, lambda handle: handle.write(text))
 
 
 def _jsonable(value: Any) -> Any:
