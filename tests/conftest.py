@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+
+# Tests check behaviour, not speed: one intra-op thread per process keeps them fast and
+# steady when several processes (DDP ranks, parallel jobs) share a small machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
