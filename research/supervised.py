@@ -96,7 +96,7 @@ class SupervisedModule(pl.LightningModule):
         self._window_steps += 1
         step = self.global_step + 1
         if step % self.check_finite_every_n_steps == 0 and not torch.isfinite(loss):
-            raise DivergedError(step, float(loss))
+            raise DivergedError(step, float(loss.detach()))
         if step % self.trainer.log_every_n_steps == 0:
             self.log("train/loss", self._window_loss / self._window_steps)
             self._window_loss = torch.zeros((), device=loss.device)

@@ -64,6 +64,7 @@ def make_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
 
     yield make
     GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None  # no `${hydra:...}` leaks into later tests
 
 
 def run_cli(
