@@ -1,0 +1,1 @@
+"""Lightning callbacks; each module imports what it needs (keep heavy imports lazy)."""
