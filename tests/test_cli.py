@@ -24,6 +24,9 @@ def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
     ("overrides", "message"),
     [
         (["optimizer.lr=-1"], "error: optimizer.lr=-1 is invalid: must be >= 0"),
+        (["optimizer.beta1=1.5"], "error: optimizer.beta1=1.5 is invalid: must be in [0, 1)"),
+        (["optimizer.beta2=-0.1"], "error: optimizer.beta2=-0.1 is invalid: must be in [0, 1)"),
+        (["optimizer.eps=0"], "error: optimizer.eps=0 is invalid: must be > 0"),
         (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 is invalid"),
         (["optimized_metric=val/f1"], "error: optimized_metric='val/f1' is invalid"),
         (["model=cnn", "data=modular_arithmetic"], "cannot take tokens input"),
