@@ -1,0 +1,104 @@
+"""The `hydra/sweeper=optuna` config schema and its sampler/pruner groups.
+
+Samplers and pruners are config groups (`hydra/sweeper/sampler=random`,
+`hydra/sweeper/pruner=median`) so that choosing one replaces the whole node; their keys are
+the Optuna constructor arguments, passed as they are (the sweeper's `seed` goes to the sampler).
+"""
+
+# No `from __future__ import annotations`: Hydra executes plugin modules before registering
+# them in sys.modules, and dataclasses then cannot resolve string annotations.
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+SWEEPER_TARGET = "hydra_plugins.research_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+
+SAMPLERS: dict[str, dict[str, Any]] = {
+    # Optuna 5's TPE defaults to multivariate + constant_liar; spelled out so results are
+    # reproducible across Optuna versions. constant_liar keeps parallel trials apart.
+    "tpe": {
+        "name": "tpe",
+        "n_startup_trials": 10,
+        "multivariate": True,
+        "constant_liar": True,
+        "group": False,
+        "n_ei_candidates": 24,
+    },
+    "random": {"name": "random"},
+    "qmc": {"name": "qmc", "qmc_type": "sobol", "scramble": True},
+    "gp": {"name": "gp", "n_startup_trials": 10, "deterministic_objective": False},
+    "cmaes": {"name": "cmaes", "n_startup_trials": 1, "sigma0": None, "with_margin": False},
+    "grid": {"name": "grid"},
+}
+
+PRUNERS: dict[str, dict[str, Any]] = {
+    "none": {"name": "none"},
+    "median": {
+        "name": "median",
+        "n_startup_trials": 5,
+        "n_warmup_steps": 1,
+        "interval_steps": 1,
+        "n_min_trials": 1,
+    },
+    "hyperband": {
+        "name": "hyperband",
+        "min_resource": 1,
+        "max_resource": "auto",
+        "reduction_factor": 3,
+    },
+    "successive_halving": {
+        "name": "successive_halving",
+        "min_resource": "auto",
+        "reduction_factor": 4,
+        "min_early_stopping_rate": 0,
+    },
+}
+
+
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = SWEEPER_TARGET
+    defaults: list[Any] = field(
+        default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}]
+    )
+    # null: the `hparams_search` choice, else `task_name`. Re-running continues this study.
+    study_name: str | None = None
+    # Outside the timestamped sweep folder, so a re-run resumes. Any RDB URL Optuna takes
+    # (sqlite, postgresql, mysql); the journal storage has no heartbeats and is not supported.
+    storage: str = "sqlite:///${hydra.runtime.cwd}/optuna/studies.db"
+    direction: str = "maximize"
+    # Trials the study should hold in the end: complete + pruned + failed (killed ones excluded).
+    n_trials: int = 20
+    # Trials run at the same time, one batch per launcher call (hydra/launcher=joblib); null:
+    # the launcher's n_jobs (joblib's -1: all CPUs), 1 for the basic launcher (in-process).
+    n_jobs: int | None = None
+    # Sampler seed (null: random), offset by the trials already in the study on a resume.
+    seed: int | None = None
+    # Stop the sweep once more than this fraction of n_trials has failed or diverged.
+    max_failure_rate: float = 0.5
+    # key: Hydra sweep syntax, e.g. `tag(log, interval(1e-5, 1e-1))`, `choice(a, b)`, `range(1, 5)`.
+    params: dict[str, Any] = field(default_factory=dict)
+    # Trials to run first, as {key: value the run gets}; skipped when the study already has them.
+    enqueue: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds between liveness records, and silence after which a trial counts as killed.
+    heartbeat_interval: int = 10
+    grace_period: int = 60
+    # A killed trial is run again this many times with the same parameters.
+    retry_killed: int = 1
+    # GPUs each parallel trial gets (trainer.devices); null: visible GPUs // n_jobs.
+    gpus_per_trial: int | None = None
+    sampler: Any = None
+    pruner: Any = None
+
+
+def register() -> None:
+    store = ConfigStore.instance()
+    store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="research")
+    for name, node in SAMPLERS.items():
+        store.store(group="hydra/sweeper/sampler", name=name, node=node, provider="research")
+    for name, node in PRUNERS.items():
+        store.store(group="hydra/sweeper/pruner", name=name, node=node, provider="research")
+
+
+register()

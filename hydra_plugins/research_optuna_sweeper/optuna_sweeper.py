@@ -1,0 +1,28 @@
+"""The Sweeper class Hydra instantiates; it hands everything to `research.sweep.sweeper`.
+
+Hydra only instantiates plugin classes that live under `hydra_plugins`, and imports this module
+even for `--help`: the Optuna machinery (and torch) is imported only when a sweep starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+
+class OptunaSweeper(Sweeper):
+    def __init__(self, **options: Any) -> None:
+        from research.sweep.sweeper import OptunaSweeperImpl
+
+        self._impl = OptunaSweeperImpl(**options)
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: list[str]) -> None:
+        self._impl.sweep(arguments)

@@ -1,0 +1,103 @@
+"""A finished job's verdict for Optuna, from Hydra's JobReturn and the run's results.json.
+
+The return value alone cannot tell a pruned run from a completed one, nor a diverged run from
+a missing metric: results.json's `status` and `reason` can.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.utils import JobReturn, JobStatus
+from optuna.trial import Trial, TrialState
+
+from research.signals import RunInterrupted
+from research.sweep.counts import FAIL_KIND, FAIL_REASON, FailKind
+from research.tracking.results import RESULTS_FILE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: TrialState
+    value: float | None = None
+    fail_kind: FailKind | None = None
+    reason: str | None = None
+    output_dir: str | None = None
+
+
+def outcome_of(job: JobReturn) -> Outcome:
+    output_dir = _output_dir(job)
+    results = _read_results(output_dir)
+    if job.status == JobStatus.FAILED:
+        error = job._return_value
+        if isinstance(error, RunInterrupted):  # Ctrl-C/SIGTERM inside an in-process run
+            return replace(interrupted(error), output_dir=output_dir)
+        reason = (results or {}).get("reason") or f"{type(error).__name__}: {error}"
+        return Outcome(TrialState.FAIL, fail_kind="error", reason=reason, output_dir=output_dir)
+    status = (results or {}).get("status", "completed")
+    reason = (results or {}).get("reason")
+    if status == "pruned":
+        return Outcome(TrialState.PRUNED, reason=reason, output_dir=output_dir)
+    if status == "diverged":
+        reason = f"diverged: {reason}"
+        return Outcome(TrialState.FAIL, fail_kind="diverged", reason=reason, output_dir=output_dir)
+    value = job._return_value
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        reason = f"the run returned {value!r}, not a finite optimized_metric value"
+        return Outcome(TrialState.FAIL, fail_kind="error", reason=reason, output_dir=output_dir)
+    return Outcome(TrialState.COMPLETE, value=float(value), output_dir=output_dir)
+
+
+def interrupted(error: BaseException) -> Outcome:
+    """The sweep was stopped (Ctrl-C, SIGTERM) while the trial ran: not the trial's fault."""
+    return Outcome(
+        TrialState.FAIL, fail_kind="interrupted", reason=f"{type(error).__name__}: {error}"
+    )
+
+
+def launch_failed(error: Exception) -> Outcome:
+    """The launcher raised for this job (e.g. its overrides do not compose)."""
+    return Outcome(TrialState.FAIL, fail_kind="error", reason=f"{type(error).__name__}: {error}")
+
+
+def tell(study: optuna.Study, trial: Trial, outcome: Outcome) -> None:
+    """Record the verdict; a trial another process already failed (missed heartbeats) is left."""
+    try:
+        if outcome.output_dir:
+            trial.set_user_attr("output_dir", outcome.output_dir)
+        if outcome.fail_kind:
+            trial.set_user_attr(FAIL_KIND, outcome.fail_kind)
+            trial.set_user_attr(FAIL_REASON, outcome.reason)
+        study.tell(trial, outcome.value, state=outcome.state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        log.warning("Trial %d was already finished by another process", trial.number)
+        return
+    label = outcome.state.name if outcome.value is None else f"{outcome.value:.6g}"
+    log.info(
+        "Trial %d: %s%s", trial.number, label, f" ({outcome.reason})" if outcome.reason else ""
+    )
+
+
+def _output_dir(job: JobReturn) -> str | None:
+    hydra_cfg = getattr(job, "hydra_cfg", None)
+    if hydra_cfg is None:
+        return None
+    return str(hydra_cfg.hydra.runtime.output_dir)
+
+
+def _read_results(output_dir: str | None) -> dict[str, Any] | None:
+    if output_dir is None:
+        return None
+    path = Path(output_dir) / RESULTS_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,92 @@
+"""Inside a trial's run: report the metric every epoch to its Optuna trial, prune on request.
+
+The trial is reached through the storage (URL, study name, trial id from the `trial` config
+key), so this works in any process the launcher picks. Under DDP only rank 0 talks to the
+storage; its decision is broadcast so that every rank stops at the same epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+import pytorch_lightning as pl
+
+from research.supervised import RunPruned
+from research.sweep.factories import make_pruner
+from research.sweep.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+PRUNER_ATTR = "pruner"  # study user attribute: the pruner spec the sweeper configured
+
+
+def trial_callbacks(trial: Mapping[str, Any], monitor: str) -> list[pl.Callback]:
+    return [
+        OptunaReporter(
+            storage=str(trial["storage"]),
+            study_name=str(trial["study_name"]),
+            trial_id=int(trial["trial_id"]),
+            monitor=monitor,
+        )
+    ]
+
+
+def load_trial(storage_url: str, study_name: str, trial_id: int) -> optuna.trial.Trial:
+    """The running trial, with the study's own pruner (read from the storage)."""
+    storage = open_storage(storage_url)
+    study_id = storage.get_study_id_from_name(study_name)
+    pruner = make_pruner(storage.get_study_user_attrs(study_id).get(PRUNER_ATTR))
+    # The sampler is unused here (the sweeper sampled): the cheapest one avoids TPE set-up.
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=storage,
+        pruner=pruner,
+        sampler=optuna.samplers.RandomSampler(),
+    )
+    return optuna.trial.Trial(study, trial_id)
+
+
+class OptunaReporter(pl.Callback):
+    def __init__(self, storage: str, study_name: str, trial_id: int, monitor: str) -> None:
+        self.storage = storage
+        self.study_name = study_name
+        self.trial_id = trial_id
+        self.monitor = monitor
+        self._trial: optuna.trial.Trial | None = None
+        self._validated = False
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit" and trainer.is_global_zero:
+            self._trial = load_trial(self.storage, self.study_name, self.trial_id)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._validated = self._validated or not trainer.sanity_checking
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Here rather than at validation end: MetricHistory has recorded the epoch, so the
+        # run's results.json and the trial end on the same value.
+        if not self._validated:  # check_val_every_n_epoch > 1: nothing new to report
+            return
+        self._validated = False
+        message = self._report(trainer) if trainer.is_global_zero else None
+        message = trainer.strategy.broadcast(message, src=0)
+        if message:
+            raise RunPruned(message)
+
+    def _report(self, trainer: pl.Trainer) -> str | None:
+        """Rank 0: report this epoch; a message when the pruner says stop."""
+        assert self._trial is not None
+        if self.monitor not in trainer.callback_metrics:
+            log.warning("%s is not logged: nothing reported to Optuna", self.monitor)
+            return None
+        value, epoch = float(trainer.callback_metrics[self.monitor]), trainer.current_epoch
+        if not math.isfinite(value):
+            return None
+        self._trial.report(value, step=epoch)
+        if not self._trial.should_prune():
+            return None
+        return f"pruned by Optuna at epoch {epoch} with {self.monitor}={value:.6g}"

@@ -1,0 +1,283 @@
+"""The ask/tell loop behind `hydra/sweeper=optuna`.
+
+Each round: (under a lock shared with other sweep processes) fail trials whose heartbeat
+stopped, count the study, ask for up to n_jobs new trials; launch them through Hydra's launcher
+with the sampled values and a `trial=...` override as their overrides; tell Optuna what each
+run's results.json says. The round repeats until the study holds n_trials counted trials (see
+`counts`), so re-running the same command resumes, and two sweeps on one study share the work.
+The trial's overrides, not this process, carry everything a run needs: DDP ranks relaunched
+with the job's overrides report to the same trial, and never create one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.trial import Trial
+
+from research.sweep import wandb_summary
+from research.sweep.counts import TrialCounts, count_trials
+from research.sweep.devices import devices_override, gpu_slots, visible_gpus
+from research.sweep.factories import make_pruner, make_sampler
+from research.sweep.outcome import Outcome, interrupted, launch_failed, outcome_of, tell
+from research.sweep.reporting import PRUNER_ATTR
+from research.sweep.space import SearchSpace, parse_search_space, quoted
+from research.sweep.storage import heartbeat, open_storage, study_lock
+from research.sweep.summary import (
+    APPLIED_PARAMS,
+    leaderboard,
+    print_leaderboard,
+    summarize,
+    write_results,
+)
+
+log = logging.getLogger(__name__)
+
+
+class TooManyFailuresError(RuntimeError):
+    """More than max_failure_rate x n_trials trials failed or diverged."""
+
+
+class SweepInterrupted(RuntimeError):
+    """A signal stopped a trial that ran inside this process: the sweep stops too."""
+
+
+class OptunaSweeperImpl:
+    def __init__(
+        self,
+        *,
+        study_name: str | None,
+        storage: str,
+        direction: str,
+        n_trials: int,
+        n_jobs: int | None,
+        seed: int | None,
+        max_failure_rate: float,
+        params: Mapping[str, Any],
+        enqueue: list[Mapping[str, Any]],
+        heartbeat_interval: int,
+        grace_period: int,
+        retry_killed: int,
+        gpus_per_trial: int | None,
+        sampler: Mapping[str, Any] | None,
+        pruner: Mapping[str, Any] | None,
+    ) -> None:
+        if grace_period <= heartbeat_interval:
+            raise ValueError(
+                f"grace_period={grace_period} must exceed heartbeat_interval={heartbeat_interval}:"
+                " live trials would be taken for killed ones"
+            )
+        self.study_name = study_name
+        self.storage_url = storage
+        self.direction = direction
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.seed = seed
+        self.max_failure_rate = max_failure_rate
+        self.params = _plain(params) or {}
+        self.enqueue = _plain(enqueue) or []
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.retry_killed = retry_killed
+        self.gpus_per_trial = gpus_per_trial
+        self.sampler = _plain(sampler)
+        self.pruner = _plain(pruner) or {"name": "none"}
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher: Launcher | None = None
+        self.job_idx = 0
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+        choices = config.hydra.runtime.choices
+        self.study_name = self.study_name or choices.get("hparams_search") or config.task_name
+        in_process = isinstance(self.launcher, BasicLauncher)
+        if in_process and (self.n_jobs or 1) > 1:
+            log.warning("The basic launcher runs one trial at a time: use hydra/launcher=joblib")
+        self.batch_size = 1 if in_process else self.n_jobs or _launcher_jobs(config)
+        n_gpus = 0 if self.batch_size == 1 else visible_gpus(config.trainer.get("accelerator"))
+        self.gpu_slots = gpu_slots(n_gpus, self.batch_size, self.gpus_per_trial) if n_gpus else []
+        self.wandb = wandb_summary.wandb_node(config)
+
+    def sweep(self, arguments: list[str]) -> None:
+        assert self.config is not None and self.hydra_context is not None
+        space = parse_search_space(self.params, arguments, self.hydra_context.config_loader)
+        if not space.params:
+            log.warning("Nothing to search: set hydra.sweeper.params or pass interval()/choice()")
+        if (self.sampler or {}).get("name") == "grid" and space.grid_size() < self.n_trials:
+            log.info("The grid has %d points: n_trials=%d", space.grid_size(), space.grid_size())
+            self.n_trials = space.grid_size()
+        sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # Heartbeats are recorded by this loop itself (see storage.heartbeat).
+            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
+            with study_lock(self.storage_url):
+                storage = open_storage(
+                    self.storage_url, self.heartbeat_interval, self.grace_period, self.retry_killed
+                )
+                study = self._study(storage, space, sweep_dir)
+            counts = self._optimize(study, storage, space)
+        summary = summarize(
+            study, counts, self.storage_url, self.config.optimized_metric, self.n_trials
+        )
+        path = write_results(summary, sweep_dir)
+        print_leaderboard(leaderboard(study, counts))
+        log.info("Best %s: %s with %s (%s)", summary["optimized_metric"], summary["best_value"],
+                 summary["best_params"], path)  # fmt: skip
+        if self.wandb is not None:
+            wandb_summary.log_study(self.wandb, study, summary, sweep_dir)
+        if self._too_many_failures(counts):
+            raise TooManyFailuresError(
+                f"{counts.failed} trials failed, more than max_failure_rate="
+                f"{self.max_failure_rate} x n_trials={self.n_trials}; see {path}"
+            )
+
+    def _study(self, storage: RDBStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
+        """Create or load the study (under the study lock). The sampler seed is offset by the
+        trials already there, so that a resumed sweep does not replay the first run's start-up
+        points."""
+        assert self.config is not None and self.study_name is not None
+        existing = _n_trials_in(storage, self.study_name)
+        seed = None if self.seed is None else self.seed + existing
+        study = optuna.create_study(
+            storage=storage,
+            study_name=self.study_name,
+            direction=self.direction,
+            sampler=make_sampler(self.sampler, space, seed),
+            pruner=make_pruner(self.pruner),
+            load_if_exists=True,
+        )
+        if study.direction.name.lower() != self.direction:
+            raise ValueError(
+                f"study {self.study_name} exists with direction "
+                f"{study.direction.name.lower()}, not {self.direction}"
+            )
+        study.set_user_attr(PRUNER_ATTR, self.pruner)
+        study.set_user_attr("sweep_dir", str(sweep_dir))
+        study.set_user_attr("optimized_metric", self.config.optimized_metric)
+        for entry in self.enqueue:
+            sampled = space.to_sampled(entry)
+            if not _has_trial_with(study, sampled):
+                study.enqueue_trial(sampled)
+        log.info("Study %s in %s: %d trial(s) so far, running until %d count",
+                 self.study_name, self.storage_url, existing, self.n_trials)  # fmt: skip
+        return study
+
+    def _optimize(
+        self, study: optuna.Study, storage: RDBStorage, space: SearchSpace
+    ) -> TrialCounts:
+        while True:
+            with study_lock(self.storage_url):
+                fail_stale_trials(study)
+                counts = count_trials(study.get_trials(deepcopy=False))
+                if counts.counted >= self.n_trials or self._too_many_failures(counts):
+                    return counts
+                free = self.n_trials - counts.counted - counts.running
+                trials = [study.ask(space.distributions) for _ in range(min(self.batch_size, free))]
+                for trial in trials:
+                    storage.record_heartbeat(trial._trial_id)
+            if trials:
+                self._run_batch(study, storage, space, trials)
+            else:  # the remaining trials run in other processes: wait for them (or their death)
+                log.info("Waiting for %d trial(s) running elsewhere", counts.running)
+                time.sleep(self.heartbeat_interval)
+
+    def _run_batch(
+        self, study: optuna.Study, storage: RDBStorage, space: SearchSpace, trials: list[Trial]
+    ) -> None:
+        jobs = [self._job_overrides(space, trial, slot) for slot, trial in enumerate(trials)]
+        for trial in trials:
+            trial.set_user_attr(APPLIED_PARAMS, space.applied(trial.params))
+            log.info("Trial %d: %s", trial.number, " ".join(space.overrides(trial.params)))
+        with heartbeat(storage, [t._trial_id for t in trials], self.heartbeat_interval):
+            try:
+                outcomes = self._launch(jobs)
+            except BaseException as error:  # Ctrl-C: these trials are lost, not failed
+                for trial in trials:
+                    tell(study, trial, interrupted(error))
+                raise
+        for trial, outcome in zip(trials, outcomes, strict=True):
+            tell(study, trial, outcome)
+        stopped = [o.reason for o in outcomes if o.fail_kind == "interrupted"]
+        if stopped:
+            raise SweepInterrupted(f"{stopped[0]}: run the same command again to resume")
+
+    def _launch(self, jobs: list[list[str]]) -> list[Outcome]:
+        assert self.launcher is not None
+        initial_job_idx, self.job_idx = self.job_idx, self.job_idx + len(jobs)
+        try:
+            returns = self.launcher.launch(jobs, initial_job_idx=initial_job_idx)
+        except Exception as error:
+            log.exception("The launcher failed for %d job(s)", len(jobs))
+            return [launch_failed(error)] * len(jobs)
+        for job in returns:
+            if job.status == JobStatus.FAILED:
+                log.error("A trial raised", exc_info=job._return_value)
+        return [outcome_of(job) for job in returns]
+
+    def _job_overrides(self, space: SearchSpace, trial: Trial, slot: int) -> list[str]:
+        assert self.study_name is not None
+        trial_node = (
+            f"trial={{storage:{quoted(self.storage_url)},study_name:{quoted(self.study_name)},"
+            f"trial_id:{trial._trial_id},number:{trial.number}}}"
+        )
+        overrides = [*space.overrides(trial.params), trial_node]
+        if self.wandb is not None:
+            overrides += wandb_summary.trial_overrides(self.study_name, trial.number)
+        if self.gpu_slots:
+            overrides.append(devices_override(self.gpu_slots[slot]))
+        return overrides
+
+    def _too_many_failures(self, counts: TrialCounts) -> bool:
+        return counts.failed > self.max_failure_rate * self.n_trials
+
+
+def _launcher_jobs(config: DictConfig) -> int:
+    """The launcher's own parallelism, with joblib's convention: -1 all CPUs, -2 all but one."""
+    n_jobs = config.hydra.launcher.get("n_jobs") or 1
+    return max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1) + 1 + n_jobs)
+
+
+def _n_trials_in(storage: RDBStorage, study_name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))
+
+
+def _has_trial_with(study: optuna.Study, sampled: Mapping[str, Any]) -> bool:
+    """An `enqueue` entry already queued or run (a resumed sweep must not repeat it)."""
+    for trial in study.get_trials(deepcopy=False):
+        params = {**trial.params, **trial.system_attrs.get("fixed_params", {})}
+        if all(name in params and params[name] == value for name, value in sampled.items()):
+            return True
+    return False
+
+
+def _plain(node: Any) -> Any:
+    """Hydra hands nested nodes over as DictConfig/ListConfig: JSON-able containers instead."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node

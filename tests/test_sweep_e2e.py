@@ -1,0 +1,323 @@
+"""Real sweeps through `python -m research.train -m hydra/sweeper=optuna`, checked in the storage.
+
+Each test runs in its own folder: the default storage (`<cwd>/optuna/studies.db`) and sweep
+folders (`<cwd>/multirun/...`) land there. Tiny runs: digits, a 32-unit MLP, 3 epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from tests.conftest import REPO, run_cli
+
+STUDY = "t"
+BASE = (
+    "hydra/sweeper=optuna",
+    f"hydra.sweeper.study_name={STUDY}",
+    "data=digits",
+    "model=mlp",
+    "model.width=32",
+    "trainer.max_epochs=3",
+    "logger=csv",
+    "callbacks=none",
+    "optimizer=torch_adam",
+    "test=false",
+    "optimizer.lr=tag(log,interval(1e-4,1e-1))",
+)
+# The working folder is the test's: the plugin is found through the path, as if installed.
+ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+def sweep(cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("-m", *BASE, *overrides, cwd=cwd, env=ENV, timeout=300)
+
+
+def load_study(cwd: Path, name: str = STUDY) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{cwd}/optuna/studies.db")
+
+
+def run_results(trial: FrozenTrial) -> dict[str, Any]:
+    return json.loads((Path(trial.user_attrs["output_dir"]) / "results.json").read_text())
+
+
+def sweep_results(study: optuna.Study) -> dict[str, Any]:
+    sweep_dir = Path(study.user_attrs["sweep_dir"])
+    return yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+
+
+def output(proc: subprocess.CompletedProcess[str]) -> str:
+    return f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+
+
+def test_trials_report_every_epoch_prune_fail_and_resume(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=4",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        # good, hopeless (pruned after one epoch), diverging (NaN loss at step 2)
+        "hydra.sweeper.enqueue=[{optimizer.lr:1e-2},{optimizer.lr:1e-6},{optimizer.lr:1e30}]",
+    )
+    assert proc.returncode == 0, output(proc)
+    study = load_study(tmp_path)
+    good, hopeless, diverged, sampled = study.trials
+
+    assert good.state == TrialState.COMPLETE and good.params == {"optimizer.lr": 1e-2}
+    assert sorted(good.intermediate_values) == [0, 1, 2], "one report per epoch"
+    assert good.value == good.intermediate_values[2] == run_results(good)["final"]["val/acc"]
+
+    assert hopeless.state == TrialState.PRUNED and hopeless.params == {"optimizer.lr": 1e-6}
+    assert list(hopeless.intermediate_values) == [0], "stopped after the epoch it was pruned"
+    assert hopeless.value == hopeless.intermediate_values[0]
+    assert run_results(hopeless)["status"] == "pruned"
+    assert run_results(hopeless)["epochs"] == 1
+
+    assert diverged.state == TrialState.FAIL
+    assert diverged.user_attrs["fail_kind"] == "diverged"
+    assert "nan" in diverged.user_attrs["fail_reason"]
+    assert run_results(diverged)["status"] == "diverged"
+    assert run_results(diverged)["global_step"] < 5, "stopped at the first NaN"
+
+    assert sampled.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert 1e-4 <= sampled.params["optimizer.lr"] <= 1e-1
+
+    summary = sweep_results(study)
+    assert summary["trials"]["failed"] == 1
+    assert summary["trials"]["complete"] + summary["trials"]["pruned"] == 3
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value)
+    assert summary["best_value"] == best.value
+    assert summary["best_params"] == best.params
+
+    # The same command with a larger budget continues the study; enqueued points don't repeat.
+    again = sweep(
+        tmp_path, "hydra.sweeper.n_trials=5", "hydra.sweeper.enqueue=[{optimizer.lr:1e-2}]"
+    )
+    assert again.returncode == 0, output(again)
+    study = load_study(tmp_path)
+    assert len(study.trials) == 5
+    assert [t.params["optimizer.lr"] for t in study.trials].count(1e-2) == 1
+    assert Path(study.user_attrs["sweep_dir"]) != Path(summary["best_trial"]["output_dir"]).parent
+
+
+def test_failures_are_recorded_until_the_failure_rate_is_exceeded(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.max_failure_rate=0.5",
+        "model.width=choice(-5)",  # every run raises while building the model
+    )
+    assert proc.returncode != 0, "a sweep that failed too often must say so"
+    assert "max_failure_rate" in output(proc)
+    study = load_study(tmp_path)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 3, "2 of 4 allowed, stops at 3"
+    for trial in study.trials:
+        assert trial.user_attrs["fail_kind"] == "error"
+        assert "negative dimension" in trial.user_attrs["fail_reason"]
+    assert sweep_results(study)["trials"]["failed"] == 3
+
+
+def wait_for_a_reporting_trial(cwd: Path, timeout: float) -> FrozenTrial:
+    """The first RUNNING trial that has reported an epoch: the sweep is mid-training."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (cwd / "optuna" / "studies.db").exists():
+            try:
+                trials = load_study(cwd).trials
+            except KeyError:  # the study is being created
+                trials = []
+            for trial in trials:
+                if trial.state == TrialState.RUNNING and trial.intermediate_values:
+                    return trial
+        time.sleep(0.1)
+    raise TimeoutError("no trial started training")
+
+
+def test_a_killed_sweep_resumes_and_its_trial_is_failed_not_running(tmp_path: Path) -> None:
+    overrides = (
+        "hydra.sweeper.n_trials=3",
+        "trainer.max_epochs=4",
+        "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=2",
+    )
+    command = [sys.executable, "-m", "research.train", "-m", *BASE, *overrides]
+    first = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        killed = wait_for_a_reporting_trial(tmp_path, timeout=120)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+    proc = sweep(tmp_path, *overrides)
+    assert proc.returncode == 0, output(proc)
+    study = load_study(tmp_path)
+    states = [t.state for t in study.trials]
+    assert TrialState.RUNNING not in states
+    assert states.count(TrialState.COMPLETE) == 3, "killed trials don't count toward n_trials"
+    after = study.trials[killed.number]
+    assert after.state == TrialState.FAIL and "fail_kind" not in after.user_attrs
+    retried = [t for t in study.trials if t.number > killed.number and t.params == killed.params]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE, "its point runs again"
+    assert sweep_results(study)["trials"]["lost"] == 1
+
+
+def test_ctrl_c_stops_the_sweep_and_the_trial_is_lost_not_failed(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "research.train", "-m", *BASE, "trainer.max_epochs=30"]
+    first = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        running = wait_for_a_reporting_trial(tmp_path, timeout=120)
+        os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        assert first.wait(timeout=60) != 0
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    study = load_study(tmp_path)
+    assert len(study.trials) == 1, "no trial started after the interrupt"
+    trial = study.trials[running.number]
+    assert trial.state == TrialState.FAIL and trial.user_attrs["fail_kind"] == "interrupted"
+    assert run_results(trial)["status"] == "failed" and "SIGINT" in run_results(trial)["reason"]
+
+
+def test_plugin_is_registered_without_importing_heavy_packages(tmp_path: Path) -> None:
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['research.train', '--hydra-help', 'hydra/sweeper=optuna']\n"
+        "try:\n    runpy.run_module('research.train', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'optuna', 'wandb') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, **ENV},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "HEAVY []" in proc.stdout, output(proc)
+    assert "hydra/sweeper: basic, optuna" in proc.stdout
+    assert "hydra/sweeper/sampler: cmaes, gp, grid, qmc, random, tpe" in proc.stdout
+    assert "hydra/sweeper/pruner: hyperband, median, none, successive_halving" in proc.stdout
+
+
+@pytest.mark.slow
+def test_ddp_trials_run_once_per_point_and_prune_on_every_rank(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path,
+        "trainer=ddp_cpu",
+        "hydra.sweeper.n_trials=2",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "hydra.sweeper.enqueue=[{optimizer.lr:1e-2},{optimizer.lr:1e-6}]",
+    )
+    assert proc.returncode == 0, output(proc)
+    study = load_study(tmp_path)
+    good, hopeless = study.trials  # and no third trial started by a relaunched rank
+    assert good.state == TrialState.COMPLETE and sorted(good.intermediate_values) == [0, 1, 2]
+    assert hopeless.state == TrialState.PRUNED and list(hopeless.intermediate_values) == [0]
+    for trial in study.trials:
+        assert run_results(trial)["config"]["trainer"]["strategy"] == "ddp"
+    rank1_log = Path(hopeless.user_attrs["output_dir"]) / "train_ddp_process_1.log"
+    assert "Run pruned" in rank1_log.read_text(), "rank 1 ran in the trial's folder and stopped"
+    sweeps = list((tmp_path / "multirun").glob("*/*"))
+    assert len(sweeps) == 1, f"rank 1 must not start a sweep of its own: {sweeps}"
+    assert sorted(p.name for p in sweeps[0].iterdir() if p.is_dir()) == ["0", "1"]
+
+
+@pytest.mark.slow
+def test_parallel_trials_overlap_with_the_joblib_launcher(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",  # and the sweeper's n_jobs follows it
+        "hydra.sweeper.n_trials=4",
+        "trainer.max_epochs=4",
+    )
+    assert proc.returncode == 0, output(proc)
+    study = load_study(tmp_path)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    first, second = trials[0], trials[1]
+    assert second.datetime_start < first.datetime_complete, "the batch ran at the same time"
+    assert len({t.user_attrs["output_dir"] for t in trials}) == 4
+
+
+@pytest.mark.slow
+def test_two_sweeps_on_one_study_share_the_work(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "research.train", "-m", *BASE, "hydra.sweeper.n_trials=6"]
+    procs = [
+        subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env={**os.environ, **ENV},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(log[-3000:] for log in logs)
+    study = load_study(tmp_path)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6, "none lost, none extra"
+    sweep_dirs = {Path(t.user_attrs["output_dir"]).parent for t in study.trials}
+    assert len(sweep_dirs) == 2, "both processes ran trials"
+
+
+def wandb_records(run_file: Path) -> dict[str, Any]:
+    """An offline W&B run read back: its run record, merged config and merged summary."""
+    inspect = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_file.parent)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    records = [json.loads(line) for line in inspect.stdout.splitlines() if line.startswith("{")]
+    merged: dict[str, Any] = {"config": {}, "summary": {}}
+    for record in records:
+        if record["type"] == "run":
+            merged["run"] = record["run"]
+        elif record["type"] in ("config", "summary"):
+            merged[record["type"]].update(record[record["type"]]["update"])
+    return merged
+
+
+def test_each_trial_is_a_wandb_run_grouped_by_study(tmp_path: Path) -> None:
+    proc = sweep(tmp_path, "logger=wandb", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1")
+    assert proc.returncode == 0, output(proc)
+    study = load_study(tmp_path)
+    for trial in study.trials:
+        (run_file,) = Path(trial.user_attrs["output_dir"]).glob("wandb/offline-run-*/run-*.wandb")
+        run = wandb_records(run_file)
+        assert run["run"]["display_name"] == f"trial-{trial.number}"
+        assert run["run"]["run_group"] == STUDY
+        assert run["config"]["optimizer"]["lr"] == trial.params["optimizer.lr"]
+        assert run["config"]["trial"]["number"] == trial.number
+    (summary_file,) = Path(study.user_attrs["sweep_dir"]).glob("wandb/offline-run-*/run-*.wandb")
+    summary = wandb_records(summary_file)
+    assert summary["run"]["display_name"] == f"study-{STUDY}"
+    assert summary["run"]["run_group"] == STUDY
+    assert summary["summary"]["best_value"] == study.best_value
+    assert summary["summary"]["trials/complete"] == 2
