@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,6 @@ from torch import nn
 
 import research.optim as ro
 from research.callbacks.optim_diagnostics import OptimizerDiagnostics
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _probed_step(optimizer: torch.optim.Optimizer, grads: list[torch.Tensor]) -> dict[str, float]:

@@ -11,7 +11,7 @@ import io
 import math
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,15 +24,6 @@ from research.optim.fused import fused_kernel
 from research.optim.transforms import FirstMomentEMA
 
 STEPS = 200
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors gain nothing from threads, and a busy CPU stalls OpenMP barriers."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 Factory = Callable[[list[dict[str, Any]]], torch.optim.Optimizer]

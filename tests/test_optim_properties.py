@@ -9,7 +9,6 @@ counterexample and the precise statement is tested instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ LR = 1e-3
 
 betas1 = st.floats(0.0, 0.995)
 betas2 = st.floats(0.5, 0.9999)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @st.composite
