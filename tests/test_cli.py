@@ -87,3 +87,14 @@ def test_default_run_reaches_the_published_accuracy(tmp_path: Path) -> None:
     assert results["config"]["model"]["_target_"].endswith("CNN")
     assert results["config"]["data"]["_target_"].endswith("MNIST1DDataModule")
     assert results["final"]["test/acc"] >= 0.90
+
+
+def test_malformed_search_space_fails_before_any_trial(tmp_path: Path) -> None:
+    result = run_cli(
+        "-m", "hydra/sweeper=optuna", "hydra.sweeper.study_name=bad", "logger=none",
+        "optimizer.lr=tag(log, interval(-1, 1))", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: optimizer.lr=tag(log, interval(-1, 1)):")
+    assert not list(tmp_path.glob("multirun/*/*/*/results.json"))

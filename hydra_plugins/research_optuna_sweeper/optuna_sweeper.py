@@ -6,6 +6,7 @@ even for `--help`: the Optuna machinery (and torch) is imported only when a swee
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
@@ -25,4 +26,10 @@ class OptunaSweeper(Sweeper):
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> None:
-        self._impl.sweep(arguments)
+        from research.errors import ConfigError
+
+        try:
+            self._impl.sweep(arguments)
+        except ConfigError as error:  # a malformed search space: one line, before any trial
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)

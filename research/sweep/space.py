@@ -38,11 +38,13 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from research.errors import ConfigError
+
 LOG, ONE_MINUS = "log", "one_minus"
 PRIMITIVES = (type(None), bool, int, float, str)
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(ConfigError):
     """A `hydra.sweeper.params` entry that cannot become an Optuna distribution."""
 
 
