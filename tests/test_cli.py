@@ -77,7 +77,6 @@ def test_ddp_on_two_cpu_processes_inside_a_multirun(tmp_path: Path) -> None:
         assert results["global_step"] == 21
 
 
-@pytest.mark.slow
 def test_default_run_reaches_the_published_accuracy(tmp_path: Path) -> None:
     """`python -m research.train` as the README's first command: CNN on MNIST-1D, Adam."""
     result = run_cli(cwd=tmp_path, env={"WANDB_MODE": "offline"})
