@@ -145,3 +145,12 @@ def test_logger_none_still_writes_results(make_cfg: MakeCfg) -> None:
     out = Path(cfg.paths.output_dir)
     assert not (out / "metrics.csv").exists()
     assert json.loads((out / "results.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("switch", ["trainer.precision=bf16-mixed", "model.compile=true"])
+def test_precision_and_compile_switches_train(make_cfg: MakeCfg, switch: str) -> None:
+    cfg = make_cfg(*TINY, switch)
+    train(cfg)
+    results = read_results(Path(cfg.paths.output_dir))
+    assert results["status"] == "completed"
+    assert results["final"]["val/acc"] > 0.3, "well above chance (0.1) either way"
