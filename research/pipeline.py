@@ -68,6 +68,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
     """Fit, test and record one run; `extra_callbacks` lets scripts observe it (benchmarks)."""
     started = time.time()
     output_dir = Path(cfg.paths.output_dir)
+    log.info("Run folder: %s", output_dir)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
