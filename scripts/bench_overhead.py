@@ -17,14 +17,11 @@ from tempfile import TemporaryDirectory
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
 
+from research.compose import compose_run_config
 from research.pipeline import build_model, train
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 CASES = {
     "cnn on mnist1d": ["model=cnn", "data=mnist1d"],
     "mlp on digits": ["model=mlp", "data=digits"],
@@ -54,29 +51,15 @@ class StepTimer(pl.Callback):
         self._epoch_started = None
 
 
-def compose_cfg(overrides: list[str], out: Path) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(out)
-        cfg.hydra.runtime.cwd = str(out)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(out)
-        cfg.paths.output_dir = str(out)
-        del cfg.hydra
-    return cfg
-
-
 def framework_step_ms(overrides: list[str], epochs: int, out: Path) -> float:
     timer = StepTimer()
-    cfg = compose_cfg([*overrides, f"trainer.max_epochs={epochs}", "test=false"], out)
+    cfg = compose_run_config([*overrides, f"trainer.max_epochs={epochs}", "test=false"], out, out)
     train(cfg, extra_callbacks=[timer])
     return timer.seconds / timer.steps * 1e3
 
 
 def bare_step_ms(overrides: list[str], epochs: int, out: Path) -> float:
-    cfg = compose_cfg([*overrides, "logger=none"], out)
+    cfg = compose_run_config([*overrides, "logger=none"], out, out)
     torch.manual_seed(cfg.seed)
     datamodule = instantiate(cfg.data)
     net = build_model(cfg.model, datamodule)

@@ -11,11 +11,9 @@ Target: below 1 s per trial after the first.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
+
+from bench_startup import TRAIN, seconds  # scripts/ is on sys.path when run as a script
 
 ONE_STEP = [
     "data=digits",
@@ -28,17 +26,7 @@ ONE_STEP = [
 
 def multirun_seconds(jobs: int, cwd: str, overrides: list[str]) -> float:
     seeds = ",".join(str(seed) for seed in range(jobs))
-    command = [sys.executable, "-m", "research.train", "-m", f"seed={seeds}", *ONE_STEP]
-    started = time.perf_counter()
-    subprocess.run(
-        [*command, *overrides],
-        cwd=cwd,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "WANDB_MODE": "offline"},
-    )
-    return time.perf_counter() - started
+    return seconds([*TRAIN, "-m", f"seed={seeds}", *ONE_STEP, *overrides], cwd)
 
 
 def main() -> None:

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
+from research.compose import CONF, compose_run_config
+
+REPO = CONF.parent
 
 # Small, fast settings that keep every code path: used by most tests.
 TINY = [
@@ -47,20 +47,7 @@ def make_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
     """Compose `conf/train.yaml` with overrides, as `python -m research.train` would."""
 
     def make(*overrides: str, output_dir: Path | None = None) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
-        out = output_dir or tmp_path / "run"
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(out)
-            cfg.hydra.runtime.cwd = str(tmp_path)
-            cfg.hydra.job.num = 0
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            cfg.paths.root_dir = str(tmp_path)
-            cfg.paths.output_dir = str(out)
-            del cfg.hydra
-        return cfg
+        return compose_run_config(list(overrides), output_dir or tmp_path / "run", tmp_path)
 
     yield make
     GlobalHydra.instance().clear()
