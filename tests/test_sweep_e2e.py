@@ -44,6 +44,18 @@ def sweep(cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
     return run_cli("-m", *BASE, *overrides, cwd=cwd, env=ENV, timeout=300)
 
 
+def start_sweep(cwd: Path, *overrides: str) -> subprocess.Popen[bytes]:
+    """The sweep in the background, in its own process group so a test can signal all of it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "research.train", "-m", *BASE, *overrides],
+        cwd=cwd,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def load_study(cwd: Path, name: str = STUDY) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=f"sqlite:///{cwd}/optuna/studies.db")
 
@@ -153,15 +165,7 @@ def test_a_killed_sweep_resumes_and_its_trial_is_failed_not_running(tmp_path: Pa
         "hydra.sweeper.heartbeat_interval=1",
         "hydra.sweeper.grace_period=2",
     )
-    command = [sys.executable, "-m", "research.train", "-m", *BASE, *overrides]
-    first = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, **ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    first = start_sweep(tmp_path, *overrides)
     try:
         killed = wait_for_a_reporting_trial(tmp_path, timeout=120)
     finally:
@@ -182,15 +186,7 @@ def test_a_killed_sweep_resumes_and_its_trial_is_failed_not_running(tmp_path: Pa
 
 
 def test_ctrl_c_stops_the_sweep_and_the_trial_is_lost_not_failed(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "research.train", "-m", *BASE, "trainer.max_epochs=30"]
-    first = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env={**os.environ, **ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    first = start_sweep(tmp_path, "trainer.max_epochs=30")
     try:
         running = wait_for_a_reporting_trial(tmp_path, timeout=120)
         os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
