@@ -20,3 +20,9 @@ def warmup_cosine(
         return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, factor)
+
+
+def inverse_sqrt(optimizer: Optimizer) -> LambdaLR:
+    """lr / sqrt(t) at step t = 1, 2, ...: the schedule of the online-convex-optimisation
+    analyses of Adam and AMSGrad (Reddi, Kale & Kumar, 2018)."""
+    return LambdaLR(optimizer, lambda step: 1 / math.sqrt(step + 1))

@@ -1,4 +1,5 @@
-"""The LightningModule: cross-entropy training of any model with any optimizer factory.
+"""The LightningModule: any model with any optimizer factory, minimising cross-entropy for
+classifiers and language models, or the model's own output for a problem's objective.
 
 Metrics are summed on the device and logged every `log_every_n_steps` steps, never with a
 per-step host sync, so the framework stays close to a bare training loop.
@@ -46,13 +47,14 @@ class RunningSums:
         self.correct = torch.zeros((), dtype=torch.long)
         self.count = torch.zeros((), dtype=torch.long)
 
-    def add(self, loss_sum: torch.Tensor, correct: torch.Tensor, count: int) -> None:
+    def add(self, loss_sum: torch.Tensor, correct: torch.Tensor | None, count: int) -> None:
         if self.loss.device != loss_sum.device:
             self.loss, self.correct, self.count = (
                 t.to(loss_sum.device) for t in (self.loss, self.correct, self.count)
             )
         self.loss = self.loss + loss_sum.detach()
-        self.correct = self.correct + correct
+        if correct is not None:
+            self.correct = self.correct + correct
         self.count = self.count + count
 
     def means(self, reduce: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, ...]:
@@ -73,6 +75,7 @@ class SupervisedModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.check_finite_every_n_steps = check_finite_every_n_steps
+        self.objective = net.spec.task == "objective"
         self._window_loss = torch.zeros(())
         self._window_steps = 0
         self._epoch = RunningSums()
@@ -81,8 +84,13 @@ class SupervisedModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _loss_sums(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    def _loss_sums(
+        self, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
         inputs, targets = batch
+        if self.objective:
+            losses = self.net(inputs)
+            return losses.mean(), losses.detach().sum(), None, losses.numel()
         logits = self.net(inputs)
         flat_logits, flat_targets = logits.flatten(0, -2), targets.flatten()
         loss = nn.functional.cross_entropy(flat_logits, flat_targets)
@@ -111,7 +119,8 @@ class SupervisedModule(pl.LightningModule):
         the end of the epoch, whatever `log_every_n_steps` is."""
         loss, acc = sums.means(lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
         self.log(loss_name or f"{stage}/loss", loss, on_step=False, on_epoch=True)
-        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True)
+        if not self.objective:
+            self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True)
 
     def _eval_step(self, batch: Batch) -> None:
         _, loss_sum, correct, count = self._loss_sums(batch)
@@ -123,9 +132,14 @@ class SupervisedModule(pl.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch)
 
+    def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
+        self.net.project_()
+
     def on_validation_epoch_end(self) -> None:
         self._log_sums("val", self._eval)
         self._eval = RunningSums()
+        for name, value in self.net.metrics().items():
+            self.log(f"val/{name}", value, on_step=False, on_epoch=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_sums("test", self._eval)

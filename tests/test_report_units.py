@@ -273,3 +273,31 @@ def test_keys_only_some_classes_have_do_not_split_or_label_groups() -> None:
     assert grouping.group_keys == ["optimizer._target_", "optimizer.lr"]
     assert [g.label for g in grouping.tasks[0].groups] == ["Adam (lr=0.001)", "SGD (lr=0.05)"]
     assert "optimizer.betas" in grouping.differing  # still listed as a difference
+
+
+def write_hydra_config(run_dir: Path, report: dict[str, Any] | None) -> RunRef:
+    (run_dir / ".hydra").mkdir(parents=True)
+    node = {"seed": 0, **({"report": report} if report is not None else {})}
+    (run_dir / ".hydra" / "config.yaml").write_text(json.dumps(node))  # JSON is YAML
+    return RunRef(run_dir)
+
+
+def test_experiment_report_settings_fill_what_the_command_line_leaves_out(
+    tmp_path: Path,
+) -> None:
+    from research.report.build import Options
+    from research.report.settings import experiment_settings, with_settings
+
+    report = {"metric": "val/x", "group_by": "optimizer,data.stochastic", "title": "T"}
+    refs = [write_hydra_config(tmp_path / name, report) for name in ("0", "1")]
+    settings = experiment_settings(refs)
+    assert settings["group_by"] == ["optimizer", "data.stochastic"]
+    options = with_settings(
+        Options([tmp_path], tmp_path / "out", title="mine"), {"title"}, settings
+    )
+    assert (options.metric, options.title) == ("val/x", "mine")
+    other = write_hydra_config(tmp_path / "2", {"metric": "val/acc"})
+    assert experiment_settings([*refs, other]) == {}  # runs of different experiments: none
+    bad = write_hydra_config(tmp_path / "3", {"metrc": "val/x"})
+    with pytest.raises(ReportError, match=r"unknown report setting.*metrc.*allowed are"):
+        experiment_settings([bad])

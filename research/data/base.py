@@ -58,6 +58,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         val_fraction: float = 0.1,
         split_seed: int = 0,
         seed: int = 0,
+        shuffle: bool = True,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -67,6 +68,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.val_fraction = val_fraction
         self.split_seed = split_seed
         self.seed = seed
+        self.shuffle = shuffle  # False keeps the stored order: an online problem's sequence
         self._splits: Splits | None = None
 
     @abstractmethod
@@ -93,7 +95,12 @@ class InMemoryDataModule(pl.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         sampler = EpochPermutation(
-            len(split), shuffle=train, seed=self.seed, rank=rank, world_size=world, pad=train
+            len(split),
+            shuffle=train and self.shuffle,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+            pad=train,
         )
         return TensorBatchLoader(split.inputs, split.targets, batch_size, sampler)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-InputKind = Literal["signal", "image", "tokens"]
-Task = Literal["classification", "language_modeling"]
+InputKind = Literal["signal", "image", "tokens", "vector"]
+Task = Literal["classification", "language_modeling", "objective"]
 
 
 @dataclass(frozen=True)
@@ -14,14 +14,16 @@ class DataSpec:
     """Per-sample input description.
 
     `signal` inputs are (channels, length) float tensors, `image` inputs (channels, height,
-    width) float tensors, `tokens` inputs (length,) integer tensors below `vocab_size`.
-    Classification has one label per sample; language modelling one per position.
+    width) float tensors, `tokens` inputs (length,) integer tensors below `vocab_size`,
+    `vector` inputs (dim,) float tensors that parametrise a problem's per-sample loss.
+    Classification has one label per sample; language modelling one per position; an
+    `objective` has no labels: the model's output is the loss itself.
     """
 
     name: str
     kind: InputKind
     shape: tuple[int, ...]
-    num_classes: int
+    num_classes: int = 0
     vocab_size: int | None = None
     task: Task = "classification"
 

@@ -36,6 +36,14 @@ class Model(nn.Module):
             )
         self.spec = spec
 
+    def project_(self) -> None:
+        """Return the parameters to the feasible set after an optimizer step; a
+        constrained problem overrides this, networks are unconstrained."""
+
+    def metrics(self) -> dict[str, torch.Tensor]:
+        """Quantities of the parameters themselves worth a curve, logged as `val/<name>`."""
+        return {}
+
 
 class FlatFeatures(nn.Module):
     """Any input as one feature vector per sample; tokens become concatenated one-hots."""

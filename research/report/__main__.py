@@ -1,7 +1,8 @@
 """`python -m research.report RUN_OR_SWEEP_DIR... --out report/`: see `--help`.
 
-Exit codes: 0 written; 1 written but not published to W&B; 2 bad input (one line on stderr
-naming what is wrong and what is allowed).
+Settings the command line leaves out come from the `report:` node of the experiment that made
+the runs, then from the defaults below. Exit codes: 0 written; 1 written but not published to
+W&B; 2 bad input (one line on stderr naming what is wrong and what is allowed).
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ def parser() -> argparse.ArgumentParser:
         help="an Optuna study: storage URL (or journal file) and study name; repeatable",
     )
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (report/)")
-    p.add_argument("--metric", default="val/acc", help="metric to compare (val/acc)")
+    p.add_argument(
+        "--metric", help="metric to compare (the experiment's `report.metric`, else val/acc)"
+    )
     p.add_argument(
         "--group-by",
-        default="optimizer",
         help="comma-separated config keys or prefixes whose differing values define "
-        "the groups, or 'all' (optimizer)",
+        "the groups, or 'all' (the experiment's `report.group_by`, else optimizer)",
     )
     p.add_argument(
         "--target", type=float, help="metric value for steps-to-target and the performance profile"
@@ -90,14 +92,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.publish and not args.wandb_project:
         parser().error("--publish needs --wandb-entity and --wandb-project")
     from research.report.build import Options, build
-    from research.report.discover import Study
+    from research.report.discover import Study, discover
+    from research.report.settings import experiment_settings, with_settings
 
+    given = {
+        name
+        for name, value in (
+            ("metric", args.metric),
+            ("group_by", args.group_by),
+            ("target", args.target),
+            ("higher_is_better", args.higher),
+            ("title", args.title),
+        )
+        if value is not None
+    }
     options = Options(
         inputs=args.inputs,
         out=args.out,
         studies=[Study(storage, name) for storage, name in args.study],
-        metric=args.metric,
-        group_by=[k.strip() for k in args.group_by.split(",") if k.strip()],
+        metric=args.metric or Options.metric,
+        group_by=[k.strip() for k in (args.group_by or "optimizer").split(",") if k.strip()],
         target=args.target,
         higher_is_better=args.higher,
         title=args.title,
@@ -105,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         wandb_project=args.wandb_project,
     )
     try:
+        settings = experiment_settings(discover(options.inputs, options.studies))
+        options = with_settings(options, given, settings)
         outputs = build(options)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any
 from research.report.errors import ReportError
 from research.report.load import Run
 
-BOOKKEEPING_PREFIXES = ("paths", "logger", "hydra", "trial")
+BOOKKEEPING_PREFIXES = ("paths", "logger", "hydra", "trial", "report")
 BOOKKEEPING_KEYS = {
     "tags",
     "task_name",

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-EPOCH_METRICS = ("train/loss_epoch", "train/acc", "val/loss", "val/acc")
+EPOCH_PREFIXES = ("train/", "val/")
+STEP_METRICS = {"train/loss"}  # a window over the last steps, not the epoch
+
+
+def is_epoch_metric(name: str) -> bool:
+    return name.startswith(EPOCH_PREFIXES) and name not in STEP_METRICS
 
 
 def is_better(name: str, candidate: float, incumbent: float) -> bool:
@@ -26,22 +31,22 @@ class MetricHistory(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Lightning runs validation before this hook, so val/ metrics of this epoch are here.
         record = {"epoch": float(trainer.current_epoch), "step": float(trainer.global_step)}
-        for name in EPOCH_METRICS:
-            if name in trainer.callback_metrics:
-                record[name] = float(trainer.callback_metrics[name])
+        for name, value in trainer.callback_metrics.items():
+            if is_epoch_metric(name):
+                record[name] = float(value)
         self.epochs.append(record)
 
     def final(self) -> dict[str, float]:
         final: dict[str, float] = {}
         for record in self.epochs:
-            final.update({k: v for k, v in record.items() if k in EPOCH_METRICS})
+            final.update({k: v for k, v in record.items() if is_epoch_metric(k)})
         return final
 
     def best(self) -> dict[str, float]:
         best: dict[str, float] = {}
         for record in self.epochs:
             for name, value in record.items():
-                if name not in EPOCH_METRICS or math.isnan(value):
+                if not is_epoch_metric(name) or math.isnan(value):
                     continue
                 if name not in best or is_better(name, value, best[name]):
                     best[name] = value

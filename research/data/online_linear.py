@@ -1,0 +1,54 @@
+"""Coefficient sequences for the online linear problem of Reddi, Kale & Kumar (2018)."""
+
+from __future__ import annotations
+
+import torch
+
+from research.data.base import InMemoryDataModule, Split, Splits
+from research.data.spec import DataSpec
+
+
+class OnlineLinearDataModule(InMemoryDataModule):
+    """Step t's loss is `large * x` once every `period` steps (t mod period = 1) and
+    `small * x` otherwise; `stochastic` draws `large` with probability 1/period instead.
+
+    Training replays the sequence in order (`shuffle: false` in the config), so epoch after
+    epoch is one long online run. Validation and test hold one period's worth of
+    coefficients, so `val/loss` is the expected loss per step at the current x.
+    """
+
+    def __init__(
+        self,
+        steps_per_epoch: int = 10100,
+        period: int = 101,
+        large: float = 1010.0,
+        small: float = -10.0,
+        stochastic: bool = False,
+        data_seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if period < 2 or steps_per_epoch % period:
+            raise ValueError(
+                f"data.steps_per_epoch={steps_per_epoch} must be a multiple of "
+                f"data.period={period} (>= 2), so every epoch continues the sequence"
+            )
+        self.steps_per_epoch = steps_per_epoch
+        self.period = period
+        self.large = large
+        self.small = small
+        self.stochastic = stochastic
+        self.data_seed = data_seed
+
+    def load_splits(self) -> Splits:
+        if self.stochastic:
+            generator = torch.Generator().manual_seed(self.data_seed)
+            is_large = torch.rand(self.steps_per_epoch, generator=generator) < 1 / self.period
+        else:
+            is_large = torch.arange(self.steps_per_epoch) % self.period == 0  # t = index + 1
+        coefficients = torch.where(is_large, self.large, self.small).unsqueeze(1)
+        one_period = torch.tensor([[self.large]] + [[self.small]] * (self.period - 1))
+        expected = Split(one_period, torch.zeros(self.period, dtype=torch.long))
+        spec = DataSpec(name="online_linear", kind="vector", shape=(1,), task="objective")
+        train = Split(coefficients, torch.zeros(self.steps_per_epoch, dtype=torch.long))
+        return Splits(spec, train, expected, expected)

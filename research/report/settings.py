@@ -1,0 +1,54 @@
+"""Report settings an experiment ships with its runs (a `report:` node in the experiment
+config), so `python -m research.report FOLDER` needs no flags for a reproduction. The command
+line wins over them; built-in defaults apply when neither says anything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+import yaml
+
+from research.report.build import Options
+from research.report.discover import HYDRA_CONFIG, RunRef
+from research.report.errors import ReportError
+
+REPORT_KEY = "report"
+SETTABLE = {"metric", "group_by", "target", "higher_is_better", "title"}
+
+
+def _report_node(ref: RunRef) -> dict[str, Any]:
+    if ref.path is None:
+        return {}
+    try:
+        with open(ref.path / HYDRA_CONFIG, encoding="utf-8") as file:
+            config = yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return (config or {}).get(REPORT_KEY) or {}
+
+
+def experiment_settings(refs: Sequence[RunRef]) -> dict[str, Any]:
+    """The `report` node the runs' configs share; none when runs were made by different
+    experiments (then only the command line and the defaults count)."""
+    seen = [_report_node(ref) for ref in refs]
+    distinct = {repr(sorted(s.items())) for s in seen}
+    if len(distinct) != 1:
+        return {}
+    settings = dict(seen[0])
+    unknown = set(settings) - SETTABLE
+    if unknown:
+        raise ReportError(
+            f"unknown report setting(s) {', '.join(sorted(unknown))} in the runs' config: "
+            f"allowed are {', '.join(sorted(SETTABLE))}"
+        )
+    if isinstance(settings.get("group_by"), str):
+        settings["group_by"] = [k.strip() for k in settings["group_by"].split(",") if k.strip()]
+    return settings
+
+
+def with_settings(options: Options, given: set[str], settings: dict[str, Any]) -> Options:
+    """`options` with each setting the command line did not give taken from `settings`."""
+    names = {f.name for f in fields(Options)}
+    return replace(options, **{k: v for k, v in settings.items() if k in names and k not in given})
