@@ -59,6 +59,8 @@ def test_online_linear_sequence_is_reddi_et_al() -> None:
     assert (stochastic.splits.train.inputs == 1010).float().mean().item() == pytest.approx(
         0.01, abs=0.003
     )
+    expected = 0.01 * 1010 + 0.99 * -10  # E[c] for Reddi et al.'s stochastic version
+    assert stochastic.splits.val.inputs.mean().item() == pytest.approx(expected)
     with pytest.raises(ValueError, match=r"multiple of data\.period"):
         OnlineLinearDataModule(steps_per_epoch=100)
 
