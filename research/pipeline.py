@@ -73,12 +73,13 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule: InMemoryDataModule = instantiate(cfg.data)
+    datamodule: InMemoryDataModule = instantiate(cfg.data, steps_per_batch=cfg.steps_per_batch)
     module = SupervisedModule(
         net=build_model(cfg.model, datamodule),
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         check_finite_every_n_steps=cfg.check_finite_every_n_steps,
+        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
     )
     history = MetricHistory()
     callbacks = [history, *instantiate_each(cfg.get("callbacks")), *extra_callbacks]
@@ -88,7 +89,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         callbacks += trial_callbacks(cfg.trial, cfg.optimized_metric)
     loggers = instantiate_each(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers, plugins=[AtomicCheckpointIO()]
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers,
+        plugins=[AtomicCheckpointIO()],
+        gradient_clip_val=None,  # the module clips: its optimization is manual
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:

@@ -1,29 +1,44 @@
 """The LightningModule: any model with any optimizer factory, minimising cross-entropy for
 classifiers and language models, or the model's own output for a problem's objective.
 
-Metrics are summed on the device and logged every `log_every_n_steps` steps, never with a
-per-step host sync, so the framework stays close to a bare training loop.
+Metrics are summed on the device and the training loss is logged every `log_every_n_steps`
+steps, so the framework stays close to a bare training loop. For the same reason training
+is manual: each Lightning batch is a chunk of consecutive mini-batches
+(`research.data.loader.StepChunks`), one optimizer step each, so Lightning's per-batch
+bookkeeping (~0.7 ms on a small CPU) is paid once per chunk. The chunk size changes no
+result, no logged value and no step count.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from research.data.loader import Batch
+from research.manual_steps import (
+    adopt_automatic_step_count,
+    estimated_optimizer_steps,
+    lightning_adds_nothing_per_step,
+)
+from research.metric_sums import RunningSums, StepTerms, Window
+
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
-Batch = tuple[torch.Tensor, torch.Tensor]
 
 # Epoch metrics are summed across ranks before they are logged (exact under DDP), so
 # Lightning's advice to average them again with `sync_dist=True` does not apply.
 warnings.filterwarnings("ignore", message=r".*sync_dist=True.*when logging on epoch level")
+# Lightning compares its batches per epoch with `log_every_n_steps`; the training loss is
+# logged every that many optimizer steps, across epochs, however many a batch holds.
+warnings.filterwarnings("ignore", message=r".*is smaller than the logging interval")
 
 
 class DivergedError(RuntimeError):
@@ -39,29 +54,6 @@ class RunPruned(RuntimeError):
     """A sweeper's pruner stopped this run early; raised from a callback, recorded as `pruned`."""
 
 
-class RunningSums:
-    """Loss and accuracy sums over a stretch of batches, kept as device tensors."""
-
-    def __init__(self) -> None:
-        self.loss = torch.zeros(())
-        self.correct = torch.zeros((), dtype=torch.long)
-        self.count = torch.zeros((), dtype=torch.long)
-
-    def add(self, loss_sum: torch.Tensor, correct: torch.Tensor | None, count: int) -> None:
-        if self.loss.device != loss_sum.device:
-            self.loss, self.correct, self.count = (
-                t.to(loss_sum.device) for t in (self.loss, self.correct, self.count)
-            )
-        self.loss = self.loss + loss_sum.detach()
-        if correct is not None:
-            self.correct = self.correct + correct
-        self.count = self.count + count
-
-    def means(self, reduce: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        loss, correct, count = (reduce(t.float()) for t in (self.loss, self.correct, self.count))
-        return loss / count, correct / count
-
-
 class SupervisedModule(pl.LightningModule):
     def __init__(
         self,
@@ -69,71 +61,144 @@ class SupervisedModule(pl.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         check_finite_every_n_steps: int = 1,
+        gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
+        self.automatic_optimization = False
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.check_finite_every_n_steps = check_finite_every_n_steps
+        # Lightning refuses `Trainer(gradient_clip_val=...)` with manual optimization.
+        self.gradient_clip_val = gradient_clip_val
         self.objective = net.spec.task == "objective"
-        self._window_loss = torch.zeros(())
-        self._window_steps = 0
+        self._window = Window()
+        self._lean = False
         self._epoch = RunningSums()
         self._eval = RunningSums()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _loss_sums(
-        self, batch: Batch
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    def _loss_terms(self, batch: Batch) -> tuple[torch.Tensor, StepTerms]:
         inputs, targets = batch
         if self.objective:
             losses = self.net(inputs)
-            return losses.mean(), losses.detach().sum(), None, losses.numel()
+            loss = losses.mean()
+            return loss, StepTerms(loss.detach(), losses.numel(), terms=losses.detach())
         logits = self.net(inputs)
         flat_logits, flat_targets = logits.flatten(0, -2), targets.flatten()
         loss = nn.functional.cross_entropy(flat_logits, flat_targets)
-        correct = (flat_logits.argmax(-1) == flat_targets).sum()
-        return loss, loss.detach() * flat_targets.numel(), correct, flat_targets.numel()
+        preds = flat_logits.argmax(-1)
+        return loss, StepTerms(loss.detach(), flat_targets.numel(), preds, flat_targets)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss, loss_sum, correct, count = self._loss_sums(batch)
-        self._epoch.add(loss_sum, correct, count)
-        self._window_loss = self._window_loss.to(loss.device) + loss.detach()
-        self._window_steps += 1
-        step = self.global_step + 1
-        if step % self.check_finite_every_n_steps == 0 and not torch.isfinite(loss):
-            raise DivergedError(step, float(loss.detach()))
-        if step % self.trainer.log_every_n_steps == 0:
-            self.log("train/loss", self._window_loss / self._window_steps)
-            self._window_loss = torch.zeros((), device=loss.device)
-            self._window_steps = 0
-        if batch_idx + 1 == self.trainer.num_training_batches:
-            self._log_sums("train", self._epoch, loss_name="train/loss_epoch")
+    def on_train_start(self) -> None:
+        self._lean = lightning_adds_nothing_per_step(self.trainer)
+
+    def training_step(self, batches: Sequence[Batch], batch_idx: int) -> None:
+        trainer = self.trainer
+        first = self.global_step
+        left = trainer.max_steps - first if trainer.max_steps >= 0 else len(batches)
+        steps = min(len(batches), left)
+        optimizer_step = self._optimizer_step_fn()
+        taken: list[StepTerms] = []
+        try:
+            for step, batch in enumerate(batches[:steps], start=first + 1):
+                loss, terms = self._loss_terms(batch)
+                if step % self.check_finite_every_n_steps == 0 and not math.isfinite(loss.item()):
+                    raise DivergedError(step, loss.item())
+                optimizer_step(loss)
+                taken.append(terms)
+        finally:
+            self._sum_steps(first, taken)
+        # Lightning counts one logging step per batch; counting optimizer steps instead keeps
+        # every logged row at the step it has with one mini-batch per Lightning batch.
+        trainer.fit_loop.epoch_loop._batches_that_stepped += steps - 1
+        if steps < len(batches):
+            # max_steps ended the run before this chunk's last mini-batch: Lightning would
+            # validate here only after an epoch's last mini-batch
+            trainer.fit_loop.epoch_loop._skip_next_val = True
+        if steps == len(batches) and batch_idx + 1 == trainer.num_training_batches:
+            # Lightning weights the value by a batch size (value * n / n); n as it inferred
+            # it with one mini-batch per batch keeps the rounding the same
+            size = len(batches[-1][0])
+            self._log_sums("train", self._epoch, loss_name="train/loss_epoch", batch_size=size)
             self._epoch = RunningSums()
-        return loss
 
-    def _log_sums(self, stage: str, sums: RunningSums, loss_name: str | None = None) -> None:
+    def _optimizer_step_fn(self) -> Callable[[torch.Tensor], None]:
+        """One optimizer step from a loss: backward, clip, step, schedule, project."""
+        optimizer = self.optimizers()
+        torch_optimizer = optimizer.optimizer
+        scheduler = self.lr_schedulers()
+        project = self.net.project_
+        lean = self._lean
+
+        def optimizer_step(loss: torch.Tensor) -> None:
+            if lean:  # what the calls below come to, without their per-step dispatch
+                torch_optimizer.zero_grad()
+                loss.backward()
+                self._clip(torch_optimizer)
+                optimizer._on_before_step()  # Lightning's step count, as its `step` does
+                torch_optimizer.step()
+                optimizer._on_after_step()
+            else:
+                optimizer.zero_grad()
+                self.manual_backward(loss)
+                optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            project()
+
+        return optimizer_step
+
+    def _sum_steps(self, first: int, taken: Sequence[StepTerms]) -> None:
+        """Add the steps after step `first` to the epoch sums and the loss window, writing
+        the window at every `log_every_n_steps`-th step."""
+        self._epoch.add(taken)
+        log_every = self.trainer.log_every_n_steps
+        for step, terms in enumerate(taken, start=first + 1):
+            self._window.add(terms.loss)
+            if step % log_every == 0:
+                self._log_window(step)
+
+    def _log_window(self, step: int) -> None:
+        """Write the mean loss of the last steps to the loggers: the row Lightning's per-batch
+        flush wrote at this step. Files are flushed by the loggers' own schedule (CSV: every
+        `flush_logs_every_n_steps`) and by every epoch-level log, not after each row."""
+        metrics = {"train/loss": self._window.pop(), "epoch": self.current_epoch}
+        for logger in self.trainer.loggers:
+            logger.log_metrics(metrics, step=step - 1)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        self._clip(optimizer)  # where Lightning clips: after the callbacks' hooks
+
+    def _clip(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.gradient_clip_val:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
+
+    def _log_sums(
+        self,
+        stage: str,
+        sums: RunningSums,
+        loss_name: str | None = None,
+        batch_size: int | None = None,
+    ) -> None:
         """Log already-reduced epoch metrics; `on_epoch` makes Lightning write them once, at
         the end of the epoch, whatever `log_every_n_steps` is."""
         loss, acc = sums.means(lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
-        self.log(loss_name or f"{stage}/loss", loss, on_step=False, on_epoch=True)
+        options: dict[str, Any] = {"on_step": False, "on_epoch": True, "batch_size": batch_size}
+        self.log(loss_name or f"{stage}/loss", loss, **options)
         if not self.objective:
-            self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True)
+            self.log(f"{stage}/acc", acc, **options)
 
     def _eval_step(self, batch: Batch) -> None:
-        _, loss_sum, correct, count = self._loss_sums(batch)
-        self._eval.add(loss_sum, correct, count)
+        self._eval.add([self._loss_terms(batch)[1]])
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch)
-
-    def on_train_batch_end(self, outputs: Any, batch: Batch, batch_idx: int) -> None:
-        self.net.project_()
 
     def on_validation_epoch_end(self) -> None:
         self._log_sums("val", self._eval)
@@ -151,7 +216,7 @@ class SupervisedModule(pl.LightningModule):
             return optimizer
         kwargs = {}
         if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
-            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+            kwargs["total_steps"] = int(estimated_optimizer_steps(self.trainer))
         scheduler = self.scheduler_factory(optimizer, **kwargs)
         return {
             "optimizer": optimizer,
@@ -166,3 +231,4 @@ class SupervisedModule(pl.LightningModule):
         if "rng" in checkpoint:
             torch.set_rng_state(checkpoint["rng"]["torch"])
             random.setstate(checkpoint["rng"]["python"])
+        adopt_automatic_step_count(checkpoint)

@@ -72,3 +72,6 @@ def validate(cfg: DictConfig) -> None:
     batch_size = cfg.data.get("batch_size")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"data.batch_size={batch_size!r} is invalid: must be an integer >= 1")
+    steps = cfg.get("steps_per_batch")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ConfigError(f"steps_per_batch={steps!r} is invalid: must be an integer >= 1")

@@ -29,25 +29,27 @@ CASES = {
 
 
 class StepTimer(pl.Callback):
-    """Per epoch, the time from the first batch's start to the last batch's end: every
-    per-step cost (fetching, hooks, logging) counts; start-up and validation do not."""
+    """Per epoch, the time from the first batch's start to the last batch's end, over the
+    optimizer steps taken (a Lightning batch may hold several): every per-step cost
+    (fetching, hooks, logging) counts; start-up and validation do not."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.steps = 0
         self._epoch_started: float | None = None
 
-    def on_train_batch_start(self, *args: object) -> None:
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: object) -> None:
         if self._epoch_started is None:
             self._epoch_started = time.perf_counter()
+            self._first_step = trainer.global_step
 
     def on_train_batch_end(self, *args: object) -> None:
-        self.steps += 1
         self._last_end = time.perf_counter()
 
-    def on_train_epoch_end(self, *args: object) -> None:
+    def on_train_epoch_end(self, trainer: pl.Trainer, *args: object) -> None:
         assert self._epoch_started is not None
         self.seconds += self._last_end - self._epoch_started
+        self.steps += trainer.global_step - self._first_step
         self._epoch_started = None
 
 

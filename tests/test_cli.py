@@ -28,6 +28,7 @@ def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
         (["optimizer.beta2=-0.1"], "error: optimizer.beta2=-0.1 is invalid: must be in [0, 1)"),
         (["optimizer.eps=0"], "error: optimizer.eps=0 is invalid: must be > 0"),
         (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 is invalid"),
+        (["steps_per_batch=0"], "error: steps_per_batch=0 is invalid: must be an integer >= 1"),
         (["optimized_metric=val/f1"], "error: optimized_metric='val/f1' is invalid"),
         (["model=cnn", "data=modular_arithmetic"], "cannot take tokens input"),
         (["data=mnist", "paths.data_dir=nowhere"], "data.download=true"),

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from research.data.digits import DigitsDataModule
-from research.data.loader import EpochPermutation, TensorBatchLoader
+from research.data.loader import EpochPermutation, StepChunks, TensorBatchLoader
 from research.data.mnist1d import MNIST1DDataModule
 from research.data.modular_arithmetic import ModularArithmeticDataModule, modular_table
 from research.data.text import CharTextDataModule
@@ -97,6 +97,16 @@ def test_tensor_loader_batches_are_aligned_slices() -> None:
     assert [len(b[1]) for b in batches] == [4, 4, 2]
     for inputs, targets in batches:
         assert torch.equal(inputs.squeeze(1).long(), targets)
+
+
+def test_step_chunks_hold_the_same_batches_in_order() -> None:
+    x = torch.arange(10).float().unsqueeze(1)
+    loader = TensorBatchLoader(x, torch.arange(10), 2, EpochPermutation(10, True, seed=0))
+    chunks = StepChunks(loader, steps=2)
+    assert len(chunks) == 3 and chunks.sampler is loader.sampler
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    flat = [targets.tolist() for chunk in chunks for _, targets in chunk]
+    assert flat == [targets.tolist() for _, targets in loader]
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -19,6 +19,7 @@ import optuna
 import pytest
 import yaml
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from tests.conftest import REPO, run_cli
 
@@ -149,7 +150,7 @@ def wait_for_a_reporting_trial(cwd: Path, timeout: float) -> FrozenTrial:
         if (cwd / "optuna" / "studies.db").exists():
             try:
                 trials = load_study(cwd).trials
-            except KeyError:  # the study is being created
+            except (KeyError, SQLAlchemyError):  # the study or its tables are being created
                 trials = []
             for trial in trials:
                 if trial.state == TrialState.RUNNING and trial.intermediate_values:
@@ -161,7 +162,7 @@ def wait_for_a_reporting_trial(cwd: Path, timeout: float) -> FrozenTrial:
 def test_a_killed_sweep_resumes_and_its_trial_is_failed_not_running(tmp_path: Path) -> None:
     overrides = (
         "hydra.sweeper.n_trials=3",
-        "trainer.max_epochs=4",
+        "trainer.max_epochs=40",  # long enough (~1 s) for the poll to find it mid-training
         "hydra.sweeper.heartbeat_interval=1",
         "hydra.sweeper.grace_period=2",
     )
@@ -186,7 +187,7 @@ def test_a_killed_sweep_resumes_and_its_trial_is_failed_not_running(tmp_path: Pa
 
 
 def test_ctrl_c_stops_the_sweep_and_the_trial_is_lost_not_failed(tmp_path: Path) -> None:
-    first = start_sweep(tmp_path, "trainer.max_epochs=30")
+    first = start_sweep(tmp_path, "trainer.max_epochs=300")
     try:
         running = wait_for_a_reporting_trial(tmp_path, timeout=120)
         os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends

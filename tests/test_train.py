@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 from omegaconf import DictConfig
 
+from research.manual_steps import adopt_automatic_step_count
 from research.models.base import IncompatibleDataError
 from research.pipeline import train
 from research.tracking.results import read_results
@@ -154,3 +156,98 @@ def test_precision_and_compile_switches_train(make_cfg: MakeCfg, switch: str) ->
     results = read_results(Path(cfg.paths.output_dir))
     assert results["status"] == "completed"
     assert results["final"]["val/acc"] > 0.3, "well above chance (0.1) either way"
+
+
+class ListensToEveryStep(pl.Callback):
+    """A per-step hook: the run goes through Lightning's backward and optimizer-step calls."""
+
+    def on_before_optimizer_step(self, *args: object) -> None:
+        pass
+
+
+def run_record(
+    make_cfg: MakeCfg, out: Path, *overrides: str, callbacks: tuple[pl.Callback, ...] = ()
+) -> tuple[dict, list[list[tuple[str, str]]]]:
+    """A run's results.json and its metrics.csv rows (in any order)."""
+    train(make_cfg(*overrides, output_dir=out), extra_callbacks=callbacks)
+    with open(out / "metrics.csv") as handle:
+        rows = sorted(sorted((k, v) for k, v in row.items() if v) for row in csv.DictReader(handle))
+    return read_results(out), rows
+
+
+PROJECTED = [
+    "data=online_linear", "data.steps_per_epoch=202", "model=bounded_linear",
+    "optimizer.lr=0.5", "optimized_metric=val/loss", "trainer.max_epochs=2",
+    "logger=csv", "callbacks=none",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [
+            *TINY,
+            "scheduler=cosine",
+            "trainer.gradient_clip_val=0.05",
+            "trainer.log_every_n_steps=3",
+        ],
+        [*TINY, "trainer.max_epochs=-1", "trainer.max_steps=80"],  # inside an epoch's last chunk
+        [*TINY, "callbacks=optim_diagnostics", "callbacks.optim_diagnostics.every_n_steps=5"],
+        PROJECTED,  # projected onto its constraint after every step
+    ],
+    ids=["scheduled-clipped", "max-steps", "diagnostics", "projected"],
+)
+def test_several_steps_per_lightning_batch_change_nothing(
+    make_cfg: MakeCfg, tmp_path: Path, overrides: list[str]
+) -> None:
+    """One optimizer step per Lightning batch is how the loop ran before chunks: every
+    metric, logged row and step count must be the same with 7 per batch (a chunk size that
+    leaves a short chunk at each epoch's end)."""
+    one, one_rows = run_record(make_cfg, tmp_path / "one", *overrides, "steps_per_batch=1")
+    seven, seven_rows = run_record(make_cfg, tmp_path / "7", *overrides, "steps_per_batch=7")
+    assert seven["status"] == one["status"] == "completed"
+    assert seven["global_step"] == one["global_step"] > 0
+    for key in ("final", "best", "history"):
+        assert seven[key] == one[key], key
+    assert seven_rows == one_rows
+
+
+def test_lightning_step_calls_and_their_shortcut_agree(make_cfg: MakeCfg, tmp_path: Path) -> None:
+    """Without per-step listeners the module calls torch's backward and step directly."""
+    clipped = [*TINY, "trainer.gradient_clip_val=0.05"]
+    direct, direct_rows = run_record(make_cfg, tmp_path / "direct", *clipped)
+    hooked, hooked_rows = run_record(
+        make_cfg, tmp_path / "hooked", *clipped, callbacks=(ListensToEveryStep(),)
+    )
+    assert direct["final"] == hooked["final"] and direct["history"] == hooked["history"]
+    assert direct_rows == hooked_rows
+
+
+def test_progress_bar_counts_optimizer_steps(make_cfg: MakeCfg) -> None:
+    seen: list[tuple[int, int]] = []
+
+    class Watch(pl.Callback):
+        def on_train_epoch_end(self, trainer: pl.Trainer, *args: object) -> None:
+            bar = trainer.progress_bar_callback.train_progress_bar
+            seen.append((bar.n, bar.total))
+
+    cfg = make_cfg(*TINY, "callbacks=default", "steps_per_batch=7", "trainer.max_epochs=1")
+    train(cfg, extra_callbacks=[Watch()])
+    assert seen == [(41, 41)], "1,294 training images in batches of 32"
+
+
+def test_checkpoint_from_automatic_optimization_resumes_at_its_step() -> None:
+    """Checkpoints written before training went manual count steps under the automatic loop."""
+    step = {"total": {"ready": 82, "completed": 82}, "current": {"ready": 41, "completed": 41}}
+    unset = {"total": {"ready": 0, "completed": 0}, "current": {"ready": 0, "completed": 0}}
+    checkpoint = {
+        "loops": {
+            "fit_loop": {
+                "epoch_loop.automatic_optimization.optim_progress": {"optimizer": {"step": step}},
+                "epoch_loop.manual_optimization.optim_step_progress": unset,
+            }
+        }
+    }
+    adopt_automatic_step_count(checkpoint)
+    loop = checkpoint["loops"]["fit_loop"]
+    assert loop["epoch_loop.manual_optimization.optim_step_progress"] == step

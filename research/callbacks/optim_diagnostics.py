@@ -22,7 +22,6 @@ class OptimizerDiagnostics(pl.Callback):
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps={every_n_steps} must be >= 1")
         self.every_n_steps = every_n_steps
-        self._pending: list[tuple[OptimizerProbe, int]] = []
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Optimizer
@@ -34,22 +33,12 @@ class OptimizerDiagnostics(pl.Callback):
         index = next((i for i, o in enumerate(trainer.optimizers) if o is optimizer), 0)
         probe = OptimizerProbe(optimizer, prefix="optim/" if index == 0 else f"optim/opt{index}/")
         probe.before_step()
-        self._pending.append((probe, step))
 
-    def on_train_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
-        if not self._pending:
-            return
-        metrics: dict[str, float] = {}
-        for probe, _ in self._pending:
-            metrics.update(probe.after_step())
-        step = self._pending[0][1]
-        self._pending.clear()
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=step)
+        # Right after this step, not at the batch's end: a batch may hold several steps.
+        def log_step(*_: Any) -> None:
+            handle.remove()
+            metrics = probe.after_step()
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=step)
+
+        handle = optimizer.register_step_post_hook(log_step)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
-from research.data.loader import EpochPermutation, TensorBatchLoader
+from research.data.loader import EpochPermutation, StepChunks, TensorBatchLoader
 from research.data.spec import DataSpec
 
 
@@ -59,16 +59,20 @@ class InMemoryDataModule(pl.LightningDataModule):
         split_seed: int = 0,
         seed: int = 0,
         shuffle: bool = True,
+        steps_per_batch: int = 1,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"data.batch_size={batch_size} must be >= 1")
+        if steps_per_batch < 1:
+            raise ValueError(f"steps_per_batch={steps_per_batch} must be >= 1")
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.val_fraction = val_fraction
         self.split_seed = split_seed
         self.seed = seed
         self.shuffle = shuffle  # False keeps the stored order: an online problem's sequence
+        self.steps_per_batch = steps_per_batch
         self._splits: Splits | None = None
 
     @abstractmethod
@@ -104,8 +108,20 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
         return TensorBatchLoader(split.inputs, split.targets, batch_size, sampler)
 
-    def train_dataloader(self) -> TensorBatchLoader:
-        return self._loader(self.splits.train, self.batch_size, train=True)
+    def train_dataloader(self) -> StepChunks:
+        loader = self._loader(self.splits.train, self.batch_size, train=True)
+        return StepChunks(loader, self._chunk_steps())
+
+    def _chunk_steps(self) -> int:
+        """`steps_per_batch`, or 1 where Lightning would count the chunks themselves: under
+        DDP (one forward of the wrapped model per batch) and with a batch limit or interval."""
+        trainer = self.trainer
+        if trainer is None:
+            return self.steps_per_batch
+        per_epoch = (trainer.limit_train_batches, trainer.val_check_interval)
+        if trainer.world_size > 1 or any(not (type(v) is float and v == 1.0) for v in per_epoch):
+            return 1
+        return self.steps_per_batch
 
     def val_dataloader(self) -> TensorBatchLoader:
         return self._loader(self.splits.val, self.eval_batch_size, train=False)

@@ -1,13 +1,17 @@
 """Batches sliced by index from tensors already in memory: no per-sample `__getitem__`,
 no collate, no worker processes. For small datasets this is what keeps a training step
-close to a bare PyTorch loop."""
+close to a bare PyTorch loop; handing Lightning several of them at a time (`StepChunks`)
+keeps its per-batch bookkeeping off each step."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from itertools import islice
 
 import torch
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class EpochPermutation:
@@ -87,10 +91,29 @@ class TensorBatchLoader:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         # One gather per epoch, then contiguous views: far fewer kernel launches than
         # gathering every batch separately.
         order = self.sampler.indices().to(self.inputs.device)
         inputs, targets = self.inputs[order], self.targets[order]
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield inputs[start : start + self.batch_size], targets[start : start + self.batch_size]
+
+
+class StepChunks:
+    """A batch loader's batches, `steps` consecutive ones at a time (the last chunk may be
+    shorter): the same batches in the same order, one optimizer step each."""
+
+    def __init__(self, loader: TensorBatchLoader, steps: int) -> None:
+        self.loader = loader
+        self.steps = steps
+        self.sampler = loader.sampler  # Lightning calls `sampler.set_epoch` through this
+        self.batch_sampler = None  # ...and inspects this, as on a torch DataLoader
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.loader) / self.steps)
+
+    def __iter__(self) -> Iterator[list[Batch]]:
+        batches = iter(self.loader)
+        while chunk := list(islice(batches, self.steps)):
+            yield chunk

@@ -11,15 +11,18 @@ import contextlib
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from optuna.storages import RDBStorage, RetryFailedTrialCallback
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 log = logging.getLogger(__name__)
 
 SQLITE_TIMEOUT_S = 60  # several processes write the same file: wait for the lock, don't fail
+SCHEMA_ATTEMPTS = 5
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -41,15 +44,26 @@ def open_storage(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-    return RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        heartbeat_stale_trial_callback=(
-            RetryFailedTrialCallback(max_retry=retry_killed) if retry_killed > 0 else None
-        ),
-    )
+
+    def create() -> RDBStorage:
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=(
+                RetryFailedTrialCallback(max_retry=retry_killed) if retry_killed > 0 else None
+            ),
+        )
+
+    for _ in range(SCHEMA_ATTEMPTS - 1):
+        try:
+            return create()
+        except (OperationalError, IntegrityError):
+            # Another process (a second sweep, optuna-dashboard, a report) is creating the
+            # tables of a new storage at this moment: open it once they exist.
+            time.sleep(0.5)
+    return create()
 
 
 @contextlib.contextmanager
