@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from research.compose import compose_run_config
@@ -55,8 +56,6 @@ def optimizer_name(run: Run) -> str:
 def test_experiment_composes_and_sweeps_existing_keys(experiment: str, tmp_path: Path) -> None:
     try:
         cfg = compose_run_config([f"experiment={experiment}"], tmp_path / "run", tmp_path)
-        from hydra.core.hydra_config import HydraConfig
-
         params = HydraConfig.get().sweeper.params or {}
     finally:
         GlobalHydra.instance().clear()

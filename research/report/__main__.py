@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--publish needs --wandb-entity and --wandb-project")
     from research.report.build import Options, build
     from research.report.discover import Study, discover
-    from research.report.settings import experiment_settings, with_settings
+    from research.report.settings import experiment_settings, key_list, with_settings
 
     given = {
         name
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=args.out,
         studies=[Study(storage, name) for storage, name in args.study],
         metric=args.metric or Options.metric,
-        group_by=[k.strip() for k in (args.group_by or "optimizer").split(",") if k.strip()],
+        group_by=key_list(args.group_by or "optimizer"),
         target=args.target,
         higher_is_better=args.higher,
         title=args.title,

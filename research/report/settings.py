@@ -5,7 +5,7 @@ line wins over them; built-in defaults apply when neither says anything."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 import yaml
@@ -16,6 +16,12 @@ from research.report.errors import ReportError
 
 REPORT_KEY = "report"
 SETTABLE = {"metric", "group_by", "target", "higher_is_better", "title"}
+
+
+def key_list(text: str) -> list[str]:
+    """`optimizer,data.stochastic` -> ["optimizer", "data.stochastic"]: how `--group-by` and
+    `report.group_by` name their keys."""
+    return [key.strip() for key in text.split(",") if key.strip()]
 
 
 def _report_node(ref: RunRef) -> dict[str, Any]:
@@ -44,11 +50,11 @@ def experiment_settings(refs: Sequence[RunRef]) -> dict[str, Any]:
             f"allowed are {', '.join(sorted(SETTABLE))}"
         )
     if isinstance(settings.get("group_by"), str):
-        settings["group_by"] = [k.strip() for k in settings["group_by"].split(",") if k.strip()]
+        settings["group_by"] = key_list(settings["group_by"])
     return settings
 
 
 def with_settings(options: Options, given: set[str], settings: dict[str, Any]) -> Options:
-    """`options` with each setting the command line did not give taken from `settings`."""
-    names = {f.name for f in fields(Options)}
-    return replace(options, **{k: v for k, v in settings.items() if k in names and k not in given})
+    """`options` with each setting the command line did not give taken from `settings`
+    (whose keys `experiment_settings` checked: all are `Options` fields)."""
+    return replace(options, **{k: v for k, v in settings.items() if k not in given})
