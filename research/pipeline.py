@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from research.data.base import InMemoryDataModule
 from research.distributed import relaunch_as_this_job
 from research.models.base import Model
-from research.signals import signals_as_exceptions
+from research.signals import interruption_in, signals_as_exceptions
 from research.supervised import DivergedError, RunPruned, SupervisedModule
 from research.tracking.checkpoint_io import AtomicCheckpointIO
 from research.tracking.history import MetricHistory
@@ -119,7 +119,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         status, reason = "pruned", str(error)
         log.info("Run pruned: %s", error)
     except BaseException as error:
-        status, reason = "failed", f"{type(error).__name__}: {error}"
+        cause = interruption_in(error) or error
+        status, reason = "failed", f"{type(cause).__name__}: {cause}"
         raise
     finally:
         final = {**history.final(), **{k: float(v) for k, v in test_metrics.items()}}

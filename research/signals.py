@@ -18,6 +18,20 @@ class RunInterrupted(Exception):
         self.signum = signum
 
 
+def interruption_in(error: BaseException) -> RunInterrupted | None:
+    """The signal behind `error`, also when code it interrupted re-raised it as something
+    else (`inspect.getfullargspec`, which Lightning calls, turns any exception into
+    `TypeError("unsupported callable")`)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, RunInterrupted):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
     raise RunInterrupted(signum)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from research.signals import RunInterrupted, interruption_in
 from research.tracking.results import write_json_atomic
 from tests.conftest import TINY, run_cli
 
@@ -119,3 +121,21 @@ def test_online_wandb_without_network_falls_back_to_offline_quickly(
     started = time.monotonic()
     assert resolve_mode("online") == "offline"
     assert time.monotonic() - started < 10
+
+
+def test_a_signal_re_raised_as_another_error_is_still_named() -> None:
+    """A signal landing inside `inspect.getfullargspec` (Lightning calls it) comes out as
+    TypeError("unsupported callable"); the run's record must still name the signal."""
+
+    class Interrupting:
+        @property
+        def __signature__(self) -> None:
+            raise RunInterrupted(signal.SIGTERM)
+
+        def __call__(self) -> None: ...
+
+    with pytest.raises(TypeError, match="unsupported callable") as caught:
+        inspect.getfullargspec(Interrupting())
+    interrupt = interruption_in(caught.value)
+    assert interrupt is not None and interrupt.signum == signal.SIGTERM
+    assert interruption_in(TypeError("unrelated")) is None

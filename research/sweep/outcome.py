@@ -17,7 +17,7 @@ import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import Trial, TrialState
 
-from research.signals import RunInterrupted
+from research.signals import interruption_in
 from research.sweep.counts import FAIL_KIND, FAIL_REASON, FailKind
 from research.tracking.results import RESULTS_FILE
 
@@ -37,9 +37,10 @@ def outcome_of(job: JobReturn) -> Outcome:
     output_dir = _output_dir(job)
     results = _read_results(output_dir)
     if job.status == JobStatus.FAILED:
+        interrupt = interruption_in(job._return_value)
+        if interrupt:  # Ctrl-C/SIGTERM inside an in-process run
+            return replace(interrupted(interrupt), output_dir=output_dir)
         error = job._return_value
-        if isinstance(error, RunInterrupted):  # Ctrl-C/SIGTERM inside an in-process run
-            return replace(interrupted(error), output_dir=output_dir)
         reason = (results or {}).get("reason") or f"{type(error).__name__}: {error}"
         return Outcome(TrialState.FAIL, fail_kind="error", reason=reason, output_dir=output_dir)
     status = (results or {}).get("status", "completed")
