@@ -1,9 +1,9 @@
 """Loss and accuracy kept as device-side sums, never synced to the host per step.
 
-A training step only records its terms (`StepTerms`); they are summed once per chunk of
-steps, where the few tiny ops per step run back to back (measurably cheaper than between a
-step's large kernels). The losses are added in step order, the same float ops as adding each
-step as it is taken, so the sums do not depend on the chunk size.
+A training step only records its terms (`StepTerms`): a chunk of steps stacks them into one
+vector, and a window or an epoch sums its vectors once, when its mean is logged. An epoch's
+(or a window's) losses form the same vector however the steps were chunked, so no mean
+depends on the chunk size.
 """
 
 from __future__ import annotations
@@ -29,48 +29,49 @@ class StepTerms:
 
 
 class RunningSums:
-    """Loss and accuracy sums over a stretch of batches, kept as device tensors."""
+    """Loss and accuracy over a stretch of batches, kept as device tensors: each chunk's
+    per-step loss sums as one vector, summed once when the means are asked for."""
 
     def __init__(self) -> None:
-        self.loss = torch.zeros(())
+        self.loss_sums: list[torch.Tensor] = []
         self.correct = torch.zeros((), dtype=torch.long)
         self.count = 0
 
     def add(self, steps: Sequence[StepTerms]) -> None:
-        """Sum the steps' losses in order; count their correct predictions in one go
+        """Record the steps' loss sums in order; count their correct predictions in one go
         (integers: no order of additions changes that sum)."""
         if not steps:
             return
-        device = steps[0].loss.device
-        if self.loss.device != device:
-            self.loss, self.correct = self.loss.to(device), self.correct.to(device)
-        for step in steps:
-            self.loss = self.loss + step.loss_sum()
-            self.count += step.count
+        if steps[0].terms is not None:  # an objective's exact sums, not mean x count
+            self.loss_sums.append(torch.stack([s.loss_sum() for s in steps]))
+        else:
+            losses = torch.stack([s.loss for s in steps])
+            self.loss_sums.append(losses * losses.new_tensor([s.count for s in steps]))
+        self.count += sum(s.count for s in steps)
         pairs = [(s.preds, s.targets) for s in steps if s.preds is not None]
         if pairs:
             preds, targets = (torch.cat(tensors) for tensors in zip(*pairs, strict=True))
-            self.correct = self.correct + (preds == targets).sum()
+            self.correct = self.correct.to(preds.device) + (preds == targets).sum()
 
     def means(self, reduce: Callable[[torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        count = torch.tensor(self.count, device=self.loss.device)
-        loss, correct, count = (reduce(t.float()) for t in (self.loss, self.correct, count))
+        """Mean loss and accuracy, after `reduce` (a sum across ranks) of the sums and count."""
+        loss = torch.cat(self.loss_sums).sum() if self.loss_sums else torch.zeros(())
+        correct = self.correct.to(loss.device)
+        count = torch.tensor(self.count, device=loss.device)
+        loss, correct, count = (reduce(t.float()) for t in (loss, correct, count))
         return loss / count, correct / count
 
 
 class Window:
-    """The training loss summed over the steps since it was last logged."""
+    """The training losses of the steps since the loss was last logged, a vector per chunk."""
 
     def __init__(self) -> None:
-        self.loss = torch.zeros(())
-        self.steps = 0
+        self.losses: list[torch.Tensor] = []
 
-    def add(self, loss: torch.Tensor) -> None:
-        self.loss = self.loss.to(loss.device) + loss
-        self.steps += 1
+    def add(self, losses: torch.Tensor) -> None:
+        self.losses.append(losses)
 
     def pop(self) -> float:
-        mean = (self.loss / self.steps).item()
-        self.loss = torch.zeros((), device=self.loss.device)
-        self.steps = 0
+        mean = torch.cat(self.losses).mean().item()
+        self.losses = []
         return mean

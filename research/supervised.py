@@ -154,12 +154,18 @@ class SupervisedModule(pl.LightningModule):
     def _sum_steps(self, first: int, taken: Sequence[StepTerms]) -> None:
         """Add the steps after step `first` to the epoch sums and the loss window, writing
         the window at every `log_every_n_steps`-th step."""
+        if not taken:
+            return
         self._epoch.add(taken)
+        losses = torch.stack([terms.loss for terms in taken])
         log_every = self.trainer.log_every_n_steps
-        for step, terms in enumerate(taken, start=first + 1):
-            self._window.add(terms.loss)
-            if step % log_every == 0:
-                self._log_window(step)
+        start = 0
+        for step in range(first + log_every - first % log_every, first + len(taken) + 1, log_every):
+            self._window.add(losses[start : step - first])
+            self._log_window(step)
+            start = step - first
+        if start < len(taken):
+            self._window.add(losses[start:])
 
     def _log_window(self, step: int) -> None:
         """Write the mean loss of the last steps to the loggers: the row Lightning's per-batch
