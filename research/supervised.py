@@ -119,11 +119,7 @@ class SupervisedModule(pl.LightningModule):
             # validate here only after an epoch's last mini-batch
             trainer.fit_loop.epoch_loop._skip_next_val = True
         if steps == len(batches) and batch_idx + 1 == trainer.num_training_batches:
-            # Lightning weights the value by a batch size (value * n / n); n as it inferred
-            # it with one mini-batch per batch keeps the rounding the same
-            size = len(batches[-1][0])
-            self._log_sums("train", self._epoch, loss_name="train/loss_epoch", batch_size=size)
-            self._epoch = RunningSums()
+            self._log_train_epoch()
 
     def _optimizer_step_fn(self) -> Callable[[torch.Tensor], None]:
         """One optimizer step from a loss: backward, clip, step, schedule, project."""
@@ -168,12 +164,30 @@ class SupervisedModule(pl.LightningModule):
             self._window.add(losses[start:])
 
     def _log_window(self, step: int) -> None:
-        """Write the mean loss of the last steps to the loggers: the row Lightning's per-batch
-        flush wrote at this step. Files are flushed by the loggers' own schedule (CSV: every
-        `flush_logs_every_n_steps`) and by every epoch-level log, not after each row."""
-        metrics = {"train/loss": self._window.pop(), "epoch": self.current_epoch}
+        """Write the mean loss of the last steps: the row Lightning's per-batch flush wrote at
+        this step. Files are flushed by the loggers' own schedule (CSV: every
+        `flush_logs_every_n_steps`) and after every epoch's rows, not after each row."""
+        self._write_row({"train/loss": self._window.pop()}, step)
+
+    def _log_train_epoch(self) -> None:
+        """Write the epoch's training loss and accuracy at the step and in the row where
+        Lightning's epoch-end flush would, and hand them to the callbacks; without `self.log`,
+        which costs ~0.35 ms a value (2-3% of a small model's 40-step epoch)."""
+        loss, acc = self._epoch.means(self._sum_across_ranks)
+        self._epoch = RunningSums()
+        metrics = {"train/loss_epoch": loss} | ({} if self.objective else {"train/acc": acc})
+        self.trainer.callback_metrics.update(metrics)
+        row = {name: value.item() for name, value in metrics.items()}
+        self._write_row(row, self.global_step, save=True)
+
+    def _write_row(self, metrics: dict[str, float], step: int, save: bool = False) -> None:
+        """One row for every logger at optimizer step `step`, numbered as Lightning numbers
+        its rows (the step in progress, `step - 1`)."""
+        row = {**metrics, "epoch": self.current_epoch}
         for logger in self.trainer.loggers:
-            logger.log_metrics(metrics, step=step - 1)
+            logger.log_metrics(row, step=step - 1)
+            if save:
+                logger.save()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         self._clip(optimizer)  # where Lightning clips: after the callbacks' hooks
@@ -182,20 +196,16 @@ class SupervisedModule(pl.LightningModule):
         if self.gradient_clip_val:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
 
-    def _log_sums(
-        self,
-        stage: str,
-        sums: RunningSums,
-        loss_name: str | None = None,
-        batch_size: int | None = None,
-    ) -> None:
+    def _log_sums(self, stage: str, sums: RunningSums) -> None:
         """Log already-reduced epoch metrics; `on_epoch` makes Lightning write them once, at
-        the end of the epoch, whatever `log_every_n_steps` is."""
-        loss, acc = sums.means(lambda t: self.trainer.strategy.reduce(t, reduce_op="sum"))
-        options: dict[str, Any] = {"on_step": False, "on_epoch": True, "batch_size": batch_size}
-        self.log(loss_name or f"{stage}/loss", loss, **options)
+        the end of the epoch."""
+        loss, acc = sums.means(self._sum_across_ranks)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True)
         if not self.objective:
-            self.log(f"{stage}/acc", acc, **options)
+            self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True)
+
+    def _sum_across_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self.trainer.strategy.reduce(tensor, reduce_op="sum")
 
     def _eval_step(self, batch: Batch) -> None:
         self._eval.add([self._loss_terms(batch)[1]])

@@ -93,6 +93,43 @@ def test_results_json_is_a_complete_record(make_cfg: MakeCfg) -> None:
     assert val_rows == pytest.approx(history_acc)
 
 
+class EpochMetricsSeen(pl.Callback):
+    """What a callback reads at the end of each training epoch."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, float, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, *args: object) -> None:
+        metrics = trainer.callback_metrics
+        self.seen.append(
+            (trainer.global_step, float(metrics["train/loss_epoch"]), float(metrics["train/acc"]))
+        )
+
+
+def test_training_epoch_metrics_reach_callbacks_and_loggers(make_cfg: MakeCfg) -> None:
+    cfg = make_cfg(
+        *(o for o in TINY if not o.startswith("callbacks=")),
+        "trainer.max_epochs=3",
+        "callbacks.model_checkpoint.monitor=train/loss_epoch",
+        "+callbacks.model_checkpoint.mode=min",
+    )
+    seen = EpochMetricsSeen()
+    train(cfg, extra_callbacks=[seen])
+    out = Path(cfg.paths.output_dir)
+    with open(out / "metrics.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["train/loss_epoch"]]
+    logged = [
+        (int(r["step"]) + 1, float(r["train/loss_epoch"]), float(r["train/acc"])) for r in rows
+    ]
+    history = [
+        (int(e["step"]), e["train/loss_epoch"], e["train/acc"])
+        for e in read_results(out)["history"]
+    ]
+    assert seen.seen == logged == history and len(logged) == 3
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert (out / "checkpoints" / "last.ckpt").is_file()  # the monitor found its metric
+
+
 def test_same_seed_gives_identical_metrics(make_cfg: MakeCfg, tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b", "c"):
