@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ProgressBar
 
 from research.data.base import InMemoryDataModule
 from research.distributed import relaunch_as_this_job
@@ -83,6 +84,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
     )
     history = MetricHistory()
     callbacks = [history, *instantiate_each(cfg.get("callbacks")), *extra_callbacks]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar callback then
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if cfg.get("trial"):
         from research.sweep.reporting import trial_callbacks
 

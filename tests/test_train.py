@@ -130,6 +130,13 @@ def test_training_epoch_metrics_reach_callbacks_and_loggers(make_cfg: MakeCfg) -
     assert (out / "checkpoints" / "last.ckpt").is_file()  # the monitor found its metric
 
 
+def test_progress_bar_can_be_switched_off_with_the_default_callbacks(make_cfg: MakeCfg) -> None:
+    overrides = [o for o in TINY if not o.startswith("callbacks=")]
+    cfg = make_cfg(*overrides, "trainer.enable_progress_bar=false")
+    train(cfg)
+    assert read_results(Path(cfg.paths.output_dir))["status"] == "completed"
+
+
 def test_same_seed_gives_identical_metrics(make_cfg: MakeCfg, tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b", "c"):
