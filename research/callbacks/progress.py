@@ -36,5 +36,4 @@ class StepProgressBar(TQDMProgressBar):
         crossed = n // self.refresh_rate > bar.n // self.refresh_rate
         if not bar.disable and (crossed or n == bar.total):
             bar.n = n
-            bar.refresh()
-            bar.set_postfix(self.get_metrics(trainer, pl_module))
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # and redraws, once
