@@ -3,8 +3,9 @@
 The default CNN on MNIST-1D and the Transformer on modular arithmetic, through
 `research.train` with its default loggers and callbacks, in fp32 and `bf16-mixed`, with and
 without `model.compile=true`. Epoch 0 (warm-up, compilation) is not counted. Samples/s is
-the median over the later epochs, each timed from its first batch to its last; the idle
-fraction comes from profiling the last epoch: 1 - (time with a kernel running) / wall time.
+the median over the epochs between the first and the last, each timed from its first batch
+to its last; the idle fraction comes from profiling the last epoch: 1 - (time with a kernel
+running) / wall time.
 Validation is excluded from both. `--device cpu` runs the same measurement on the CPU (idle:
 no torch op running), a smoke test of this script on a machine without a GPU.
 
@@ -86,8 +87,9 @@ class Throughput(pl.Callback):
             return
         self._synchronize()
         seconds = time.perf_counter() - self._started
-        self.samples_per_s.append(self._samples / seconds)
-        if self._profiler is not None:
+        if self._profiler is None:
+            self.samples_per_s.append(self._samples / seconds)
+        else:  # slowed by the profiler: counts for idle time only
             self._profiler.stop()
             device_type = DeviceType.CUDA if self.cuda else DeviceType.CPU
             kernels = [
@@ -120,8 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch.cuda.is_available() is False; --device cpu runs")
-    if args.epochs < 2:
-        raise SystemExit(f"--epochs {args.epochs}: at least 2 (epoch 0 is warm-up)")
+    if args.epochs < 3:
+        raise SystemExit(f"--epochs {args.epochs}: at least 3 (warm-up, timed, profiled)")
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     print(f"torch {torch.__version__}, {name}")
     print(f"{'case':<12} {'variant':<22} {'samples/s':>11} {'idle':>6}")

@@ -47,7 +47,7 @@ def test_bench_gpu_measures_every_variant_on_the_cpu() -> None:
             str(SCRIPT),
             "--device=cpu",
             "--cases=cnn",
-            "--epochs=2",
+            "--epochs=3",
             "--overrides",
             "trainer.limit_train_batches=4",
             "logger=csv",
