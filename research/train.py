@@ -11,8 +11,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from research.errors import ConfigError
-from research.validation import validate
+from research.config.checks import validate
+from research.config.errors import ConfigError
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -22,7 +22,7 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         validate(cfg)
-        from research.pipeline import train
+        from research.training.pipeline import train
 
         return train(cfg)
     except ConfigError as error:

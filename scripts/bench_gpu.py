@@ -26,8 +26,8 @@ import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from research.compose import compose_run_config
-from research.pipeline import train
+from research.config.compose import compose_run_config
+from research.training.pipeline import train
 
 CASES = {
     "cnn": ["model=cnn", "data=mnist1d"],

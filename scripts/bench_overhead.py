@@ -23,8 +23,8 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 
-from research.compose import compose_run_config
-from research.pipeline import build_model, train
+from research.config.compose import compose_run_config
+from research.training.pipeline import build_model, train
 
 CASES = {
     "cnn on mnist1d": ["model=cnn", "data=mnist1d"],

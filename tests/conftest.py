@@ -17,7 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from research.compose import CONF, compose_run_config
+from research.config.compose import CONF, compose_run_config
 
 REPO = CONF.parent
 

@@ -17,7 +17,7 @@ from pytorch_lightning.loggers import CSVLogger
 from torch import nn
 
 import research.optim as ro
-from research.callbacks.optim_diagnostics import OptimizerDiagnostics
+from research.training.callbacks.optim_diagnostics import OptimizerDiagnostics
 
 
 def _probed_step(optimizer: torch.optim.Optimizer, grads: list[torch.Tensor]) -> dict[str, float]:

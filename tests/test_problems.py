@@ -10,17 +10,17 @@ import pytest
 import torch
 from omegaconf import DictConfig
 
+from research.config.errors import ConfigError
 from research.data.gaussian_noise import GaussianNoiseDataModule
 from research.data.online_linear import OnlineLinearDataModule
 from research.data.spec import DataSpec
-from research.errors import ConfigError
 from research.models.base import IncompatibleDataError
 from research.models.mlp import MLP
-from research.pipeline import train
 from research.problems.bounded_linear import BoundedLinear
 from research.problems.quadratic import Quadratic, hessian
-from research.schedulers import inverse_sqrt
 from research.tracking.results import read_results
+from research.training.pipeline import train
+from research.training.schedulers import inverse_sqrt
 
 MakeCfg = Callable[..., DictConfig]
 FAST = ["logger=csv", "callbacks=none", "trainer.enable_progress_bar=false"]

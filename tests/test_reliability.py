@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from research.signals import RunInterrupted, interruption_in
 from research.tracking.results import write_json_atomic
+from research.training.signals import RunInterrupted, interruption_in
 from tests.conftest import TINY, run_cli
 
 

@@ -19,7 +19,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from research.compose import compose_run_config
+from research.config.compose import compose_run_config
 from tests.conftest import CONF, REPO
 
 EXPERIMENTS = sorted(

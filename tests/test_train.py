@@ -11,10 +11,10 @@ import pytest
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from research.manual_steps import adopt_automatic_step_count
 from research.models.base import IncompatibleDataError
-from research.pipeline import train
 from research.tracking.results import read_results
+from research.training.chunked_steps import adopt_automatic_step_count
+from research.training.pipeline import train
 from tests.conftest import TINY
 
 MakeCfg = Callable[..., DictConfig]

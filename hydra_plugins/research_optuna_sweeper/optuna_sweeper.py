@@ -26,7 +26,7 @@ class OptunaSweeper(Sweeper):
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> None:
-        from research.errors import ConfigError
+        from research.config.errors import ConfigError
 
         try:
             self._impl.sweep(arguments)

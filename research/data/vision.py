@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from research.config.errors import ConfigError
 from research.data.base import InMemoryDataModule, Split, Splits, carve_validation
 from research.data.spec import DataSpec
-from research.errors import ConfigError
 
 DATASETS = {
     "mnist": ("MNIST", (1, 28, 28)),

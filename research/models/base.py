@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
+from research.config.errors import ConfigError
 from research.data.spec import DataSpec, InputKind
-from research.errors import ConfigError
 
 
 class IncompatibleDataError(ConfigError):

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer, ParamsT
 
+from research.optim.bucket import Bucket
 from research.optim.fused import FusedKernel, fused_kernel
 from research.optim.ops import ForeachOps, Scalar, TensorOps
 from research.optim.transforms import StepContext, Transform, chain_bounds
@@ -58,16 +59,6 @@ class SecondMomentRecord:
     tensors: list[Tensor] = field(default_factory=list)  # v (or max v, or Adagrad's sum)
     correction: float | None = None  # 1 - beta2^t if v was bias-corrected
     eps: float | None = None
-
-
-@dataclass
-class Bucket:
-    """Parameters of one group that can be updated by the same multi-tensor calls."""
-
-    params: list[Tensor] = field(default_factory=list)
-    grads: list[Tensor] = field(default_factory=list)
-    buffers: dict[str, list[Tensor]] = field(default_factory=dict)
-    states: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ChainedOptimizer(Optimizer):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from research.optim.bucket import Bucket
 from research.optim.transforms import (
     AMSGradMax,
     BiasCorrection,
@@ -29,9 +30,6 @@ from research.optim.transforms import (
     SecondMomentSum,
     Transform,
 )
-
-if TYPE_CHECKING:
-    from research.optim.base import Bucket
 
 _DEVICES = ("cpu", "cuda")
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

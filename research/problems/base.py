@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from research.config.errors import ConfigError
 from research.data.spec import DataSpec
-from research.errors import ConfigError
 from research.models.base import Model
 
 

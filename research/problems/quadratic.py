@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from research.config.errors import ConfigError
 from research.data.spec import DataSpec
-from research.errors import ConfigError
 from research.problems.base import Problem
 
 

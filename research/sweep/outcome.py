@@ -17,9 +17,9 @@ import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import Trial, TrialState
 
-from research.signals import interruption_in
 from research.sweep.counts import FAIL_KIND, FAIL_REASON, FailKind
 from research.tracking.results import RESULTS_FILE
+from research.training.signals import interruption_in
 
 log = logging.getLogger(__name__)
 

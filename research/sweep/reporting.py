@@ -9,30 +9,25 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import optuna
 import pytorch_lightning as pl
 
-from research.supervised import RunPruned
 from research.sweep.factories import make_pruner
 from research.sweep.storage import open_storage
+from research.training.module import RunPruned
 
 log = logging.getLogger(__name__)
 
 PRUNER_ATTR = "pruner"  # study user attribute: the pruner spec the sweeper configured
 
 
-def trial_callbacks(trial: Mapping[str, Any], monitor: str) -> list[pl.Callback]:
-    return [
-        OptunaReporter(
-            storage=str(trial["storage"]),
-            study_name=str(trial["study_name"]),
-            trial_id=int(trial["trial_id"]),
-            monitor=monitor,
-        )
-    ]
+def trial_callbacks(
+    storage: str, study_name: str, trial_id: int, number: int, monitor: str
+) -> list[pl.Callback]:
+    """The run's `trial` node names this function, so a run needs no import of the sweeper."""
+    del number  # kept in the node for the run's record, not needed to reach the trial
+    return [OptunaReporter(storage, study_name, trial_id, monitor)]
 
 
 def load_trial(storage_url: str, study_name: str, trial_id: int) -> optuna.trial.Trial:

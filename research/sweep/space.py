@@ -38,7 +38,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from research.errors import ConfigError
+from research.config.errors import ConfigError
 
 LOG, ONE_MINUS = "log", "one_minus"
 PRIMITIVES = (type(None), bool, int, float, str)

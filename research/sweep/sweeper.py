@@ -34,7 +34,7 @@ from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.factories import make_pruner, make_sampler
 from research.sweep.outcome import Outcome, interrupted, launch_failed, outcome_of, tell
-from research.sweep.reporting import PRUNER_ATTR
+from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
 from research.sweep.space import SearchSpace, parse_search_space, quoted
 from research.sweep.storage import heartbeat, open_storage, study_lock
 from research.sweep.summary import (
@@ -241,7 +241,8 @@ class OptunaSweeperImpl:
     def _job_overrides(self, space: SearchSpace, trial: Trial, slot: int) -> list[str]:
         assert self.study_name is not None
         trial_node = (
-            f"trial={{storage:{quoted(self.storage_url)},study_name:{quoted(self.study_name)},"
+            f"trial={{_target_:{trial_callbacks.__module__}.trial_callbacks,"
+            f"storage:{quoted(self.storage_url)},study_name:{quoted(self.study_name)},"
             f"trial_id:{trial._trial_id},number:{trial.number}}}"
         )
         overrides = [*space.overrides(trial.params), trial_node]

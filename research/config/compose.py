@@ -1,5 +1,5 @@
 """The config `python -m research.train` would run, composed in-process: for notebooks,
-scripts and tests that call `research.pipeline.train` directly."""
+scripts and tests that call `research.training.pipeline.train` directly."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def compose_run_config(overrides: list[str], output_dir: Path, root_dir: Path) -> DictConfig:

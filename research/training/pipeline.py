@@ -19,14 +19,14 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ProgressBar
 
 from research.data.base import InMemoryDataModule
-from research.distributed import relaunch_as_this_job
 from research.models.base import Model
-from research.signals import interruption_in, signals_as_exceptions
-from research.supervised import DivergedError, RunPruned, SupervisedModule
 from research.tracking.checkpoint_io import AtomicCheckpointIO
 from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
 from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
+from research.training.ddp_relaunch import relaunch_as_this_job
+from research.training.module import DivergedError, RunPruned, SupervisedModule
+from research.training.signals import interruption_in, signals_as_exceptions
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
     callbacks = [history, *instantiate_each(cfg.get("callbacks")), *extra_callbacks]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar callback then
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    if cfg.get("trial"):
-        from research.sweep.reporting import trial_callbacks
-
-        callbacks += trial_callbacks(cfg.trial, cfg.optimized_metric)
+    if cfg.get("trial"):  # set by the sweeper: a `_target_` that builds the reporting callbacks
+        callbacks += instantiate(cfg.trial, monitor=cfg.optimized_metric)
     loggers = instantiate_each(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(
         cfg.trainer,

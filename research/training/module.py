@@ -23,12 +23,12 @@ import torch
 from torch import nn
 
 from research.data.loader import Batch
-from research.manual_steps import (
+from research.training.chunked_steps import (
     adopt_automatic_step_count,
     estimated_optimizer_steps,
     lightning_adds_nothing_per_step,
 )
-from research.metric_sums import RunningSums, StepTerms, Window
+from research.training.metric_sums import RunningSums, StepTerms, Window
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from research.errors import ConfigError
+from research.config.errors import ConfigError
 
 Check = tuple[Callable[[float], bool], str]
 

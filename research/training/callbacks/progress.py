@@ -8,7 +8,7 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from research.manual_steps import steps_per_epoch
+from research.training.chunked_steps import steps_per_epoch
 
 
 class StepProgressBar(TQDMProgressBar):
