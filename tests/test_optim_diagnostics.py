@@ -247,3 +247,119 @@ def test_diagnostics_callback_config_adds_to_the_defaults(
     callback = instantiate(callbacks.optim_diagnostics)
     assert isinstance(callback, OptimizerDiagnostics)
     assert callback.every_n_steps == 50
+
+
+# ---- what is specific to the optimizers after Adam ----------------------------------------
+
+
+def _probe_steps(optimizer: torch.optim.Optimizer, model: nn.Module, steps: int) -> dict:
+    generator = torch.Generator().manual_seed(0)
+    metrics: dict[str, float] = {}
+    for _ in range(steps):
+        optimizer.zero_grad()
+        model(torch.randn(16, 6, generator=generator)).square().mean().backward()
+        probe = ro.OptimizerProbe(optimizer)
+        probe.before_step()
+        optimizer.step()
+        metrics = probe.after_step()
+    return metrics
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def test_prodigy_reports_d_and_its_effective_lr() -> None:
+    model = _net()
+    optimizer = ro.Prodigy(model.parameters(), lr=0.5)
+    metrics = _probe_steps(optimizer, model, 10)
+    d = optimizer.param_groups[0]["d"]
+    assert d > 1e-6  # it grew from d0
+    assert metrics["optim/d"] == metrics["optim/group0/d"] == pytest.approx(d)
+    assert metrics["optim/effective_lr"] == pytest.approx(0.5 * d)
+
+
+def test_schedule_free_reports_its_averaging_weight() -> None:
+    model = _net()
+    optimizer = ro.ScheduleFreeAdamW(model.parameters(), warmup_steps=0, r=0.0)
+    metrics = _probe_steps(optimizer, model, 4)
+    # constant lr, r = 0: every step weighs the same, so c_{t+1} = 1 / t
+    assert metrics["optim/averaging_weight"] == pytest.approx(1 / 4)
+    assert metrics["optim/scheduled_lr"] == pytest.approx(0.0025)
+
+
+def test_adafactor_reports_its_relative_step() -> None:
+    model = _net()
+    metrics = _probe_steps(ro.Adafactor(model.parameters(), lr=0.3), model, 25)
+    assert metrics["optim/relative_step"] == pytest.approx(min(0.3, 1 / 25**0.5))
+
+
+def test_radam_reports_its_rectification() -> None:
+    model = _net()
+    early = _probe_steps(ro.RAdam(model.parameters(), beta2=0.999), model, 3)
+    assert early["optim/rectification"] == 0.0 and early["optim/sma_length"] < 5
+    model = _net()
+    later = _probe_steps(ro.RAdam(model.parameters(), beta2=0.9), model, 30)
+    assert 0 < later["optim/rectification"] < 1
+
+
+def test_muon_reports_the_update_rms_of_each_matrix_it_updates() -> None:
+    model = _net()
+    metrics = _probe_steps(ro.Muon(model, lr=0.02), model, 3)
+    per_matrix = {k for k in metrics if k.startswith("optim/muon/")}
+    assert per_matrix == {"optim/muon/2.weight/update_rms", "optim/muon/2.weight/update_rms_ratio"}
+    # an orthogonalised update of an 8 x 12 matrix has RMS about lr * sqrt(1 / 12)
+    assert 0.2 * 0.02 / 12**0.5 < metrics["optim/muon/2.weight/update_rms"] < 2 * 0.02
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: __import__("prodigyopt").Prodigy(p), {"optim/d", "optim/effective_lr"}),
+        (lambda p: torch.optim.Adafactor(p), {"optim/relative_step"}),
+    ],
+)
+def test_reference_implementations_report_the_same_scalars(make: Any, expected: set) -> None:
+    model = _net()
+    metrics = _probe_steps(make(model.parameters()), model, 3)
+    assert expected <= set(metrics)
+
+
+def test_schedule_free_package_reports_its_averaging_weight() -> None:
+    schedulefree = pytest.importorskip("schedulefree")
+    model = _net()
+    optimizer = schedulefree.AdamWScheduleFree(model.parameters())
+    optimizer.train()
+    assert _probe_steps(optimizer, model, 4)["optim/averaging_weight"] == pytest.approx(1 / 4)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "column"),
+    [
+        ("prodigy", "optim/d"),
+        ("schedule_free_adamw", "optim/averaging_weight"),
+        ("adafactor", "optim/relative_step"),
+        ("muon", "optim/muon/net.2.weight/update_rms"),
+    ],
+)
+def test_diagnostics_of_a_run_log_the_rules_scalars(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path, optimizer: str, column: str
+) -> None:
+    from research.training.pipeline import train
+    from tests.conftest import TINY
+
+    overrides = [o for o in TINY if not o.startswith("callbacks=")]
+    cfg = make_cfg(
+        *overrides,
+        f"optimizer={optimizer}",
+        "callbacks=optim_diagnostics",
+        "callbacks.optim_diagnostics.every_n_steps=10",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        output_dir=tmp_path,
+    )
+    train(cfg)
+    with open(tmp_path / "metrics.csv") as file:
+        values = [row[column] for row in csv.DictReader(file) if row.get(column)]
+    assert values and all(math.isfinite(float(v)) for v in values)

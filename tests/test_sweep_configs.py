@@ -12,7 +12,18 @@ from omegaconf import DictConfig, OmegaConf
 from research.sweep.space import parse_search_space
 from tests.conftest import CONF
 
-SEARCHES = ["adam_betas_lr", "adamw_lr_wd", "sgd_lr_momentum"]
+SEARCHES = [
+    "adam_betas_lr",
+    "adamw_lr_wd",
+    "sgd_lr_momentum",
+    "radam_lr_beta2",
+    "adafactor_step_decay",
+    "lion_lr_wd",
+    "muon_lr_momentum",
+    "schedule_free_lr_warmup",
+    "prodigy_d_coef",
+    "lamb_lr_wd",
+]
 
 
 @pytest.fixture

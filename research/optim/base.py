@@ -9,28 +9,38 @@ A named optimizer is a subclass that declares its `chain` and `default_hyperpara
                                    "weight_decay": 0.0}
 
 Hyperparameters live in `param_groups` (LR schedulers and Lightning work unchanged) and state
-in `self.state[p]` under torch's names, so `state_dict()` round-trips. The same chain runs
-through one of several implementations (`impl`), all computing the same math:
+in `self.state[p]` under torch's names, so `state_dict()` round-trips; a rule's per-group
+scalars (Schedule-Free's weight sum, Prodigy's d) live in the param group too, as their
+authors' code keeps them. The same chain runs through one of several implementations
+(`impl`), all computing the same math:
 
 - "reference": one parameter at a time, plain tensor methods: the readable definition.
-- "foreach": parameters bucketed by device, dtype, size and step; multi-tensor
+- "foreach": parameters bucketed by device, dtype, size, step and state layout; multi-tensor
   torch._foreach_* ops.
 - "fused": torch's fused kernel, for the chains it implements exactly (Adam, AdamW, AMSGrad,
   SGD with or without momentum/Nesterov, Adagrad); matched by comparing chains, so a modified
   chain never silently runs a kernel for a different rule.
 - "compile": torch.compile of the reference path (one fused loop per tensor). The first steps
-  pay the compile time, which grows with the number of tensors: for few, large tensors.
+  pay the compile time, which grows with the number of tensors: for few, large tensors. Only
+  for chains of elementwise transforms (`Transform.compilable`).
 - "auto" (default): "fused" where torch has a kernel for the chain and device; otherwise, on
   CPU, "reference" for tensors of LARGE_ON_CPU elements or more and "foreach" for smaller
-  ones (as torch defaults to its for-loop on CPU), and "foreach" on GPU.
+  ones (as torch defaults to its for-loop on CPU), and "foreach" on GPU; "reference"
+  everywhere for a chain whose foreach path is only equal to rounding (Muon's).
+
+A chain with a synchronizing transform (Prodigy) runs up to it for every parameter of every
+group, lets it `reduce` what they left, then runs the rest.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import itertools
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, ClassVar, Literal, get_args
 
 import torch
@@ -39,9 +49,9 @@ from torch.optim.optimizer import Optimizer, ParamsT
 
 from research.optim.bucket import Bucket
 from research.optim.fused import FusedKernel, fused_kernel
-from research.optim.ops import ForeachOps, Scalar, TensorOps
+from research.optim.ops import ForeachOps, TensorOps
 from research.optim.transforms import StepContext, Transform, chain_bounds
-from research.optim.validation import Bound
+from research.optim.validation import Hyperparameter
 
 Impl = Literal["auto", "fused", "foreach", "reference", "compile"]
 
@@ -59,19 +69,71 @@ class SecondMomentRecord:
     tensors: list[Tensor] = field(default_factory=list)  # v (or max v, or Adagrad's sum)
     correction: float | None = None  # 1 - beta2^t if v was bias-corrected
     eps: float | None = None
+    scalars: dict[str, float] = field(default_factory=dict)  # the rule's own (Prodigy's d...)
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """What running a chain needs, worked out once per chain (`chain_info`)."""
+
+    chain: tuple[Transform, ...]
+    bounds: dict[str, Hyperparameter]
+    initial_scalars: dict[str, float]
+    group_state: dict[str, Any]
+    segments: tuple[tuple[Transform, ...], ...]  # split after each synchronizing transform
+    fused: FusedKernel | None
+    compilable: bool
+    per_tensor: bool  # impl="auto" runs it tensor by tensor everywhere (exact_per_tensor)
+    _buffers: dict[tuple[Any, ...], dict[str, Transform]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
+
+    def buffers(self, param: Tensor, zero_key: tuple[Any, ...]) -> dict[str, Transform]:
+        """The state tensors this parameter needs, each with the transform that makes it."""
+        key = (param.dim(), zero_key)
+        owners = self._buffers.get(key)
+        if owners is None:
+            zero = dict(zero_key)
+            owners = {}
+            for transform in self.chain:
+                for name in transform.buffer_names(param, zero):
+                    owners.setdefault(name, transform)
+            self._buffers[key] = owners
+        return owners
+
+
+@functools.cache
+def chain_info(chain: tuple[Transform, ...]) -> ChainInfo:
+    segments: list[tuple[Transform, ...]] = []
+    current: list[Transform] = []
+    for transform in chain:
+        current.append(transform)
+        if transform.synchronizes:
+            segments.append(tuple(current))
+            current = []
+    segments.append(tuple(current))
+    return ChainInfo(
+        chain=chain,
+        bounds=chain_bounds(chain),
+        initial_scalars={k: v for t in chain for k, v in t.initial_scalars().items()},
+        group_state={k: v for t in chain for k, v in t.group_state().items()},
+        segments=tuple(segments),
+        fused=fused_kernel(chain),
+        compilable=all(t.compilable and not t.synchronizes for t in chain),
+        per_tensor=any(t.exact_per_tensor for t in chain),
+    )
 
 
 class ChainedOptimizer(Optimizer):
     """Base class of the project's optimizers: subclasses only declare a chain and defaults."""
 
     chain: ClassVar[tuple[Transform, ...]] = ()
-    default_hyperparameters: ClassVar[Mapping[str, float]] = {}
-    _bounds: ClassVar[dict[str, Bound]] = {}  # derived from the chain, per subclass
-    _initial_scalars: ClassVar[dict[str, float]] = {}
+    default_hyperparameters: ClassVar[Mapping[str, Any]] = {}
+    _bounds: ClassVar[dict[str, Hyperparameter]] = {}  # the constructor's, per subclass
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        bounds = chain_bounds(cls.chain)
+        bounds = cls._constructor_bounds()
         if set(bounds) != set(cls.default_hyperparameters):
             raise TypeError(
                 f"{cls.__name__}.default_hyperparameters has {sorted(cls.default_hyperparameters)}"
@@ -80,7 +142,6 @@ class ChainedOptimizer(Optimizer):
         for name, value in cls.default_hyperparameters.items():
             bounds[name].check(value, cls.__name__)
         cls._bounds = bounds
-        cls._initial_scalars = {k: v for t in cls.chain for k, v in t.initial_scalars().items()}
         cls.__signature__ = inspect.Signature(  # what help() and IDEs show
             [inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
             + [
@@ -90,7 +151,27 @@ class ChainedOptimizer(Optimizer):
             + [inspect.Parameter("impl", inspect.Parameter.KEYWORD_ONLY, default="auto")]
         )
 
-    def __init__(self, params: ParamsT, *, impl: Impl = "auto", **hyperparameters: float) -> None:
+    @classmethod
+    def _constructor_bounds(cls) -> dict[str, Hyperparameter]:
+        """Every keyword the constructor takes besides `impl`, with its allowed values."""
+        return chain_bounds(cls.chain)
+
+    @classmethod
+    def _chains(cls) -> tuple[tuple[Transform, ...], ...]:
+        """Every chain this optimizer runs (one, unless groups follow different rules)."""
+        return (cls.chain,)
+
+    def _chain_of(self, group: Mapping[str, Any]) -> tuple[Transform, ...]:
+        """The chain that updates this group."""
+        return self.chain
+
+    def __init__(self, params: ParamsT, *, impl: Impl = "auto", **hyperparameters: Any) -> None:
+        self._check_arguments(impl, hyperparameters)
+        self.impl: Impl = impl
+        self._init_transient()
+        super().__init__(params, {**self.default_hyperparameters, **hyperparameters})
+
+    def _check_arguments(self, impl: Impl, hyperparameters: Mapping[str, Any]) -> None:
         name = type(self).__name__
         unknown = sorted(set(hyperparameters) - set(self.default_hyperparameters))
         if unknown:
@@ -98,14 +179,14 @@ class ChainedOptimizer(Optimizer):
             raise TypeError(f"{name} got unknown hyperparameter(s) {unknown}; it takes {expected}")
         if impl not in get_args(Impl):
             raise ValueError(f"impl={impl!r} is not one of {get_args(Impl)}")
-        if impl == "fused" and fused_kernel(self.chain) is None:
+        if impl == "fused" and chain_info(self.chain).fused is None:
             raise ValueError(f"impl='fused': torch has no fused kernel for {name}'s chain")
-        self.impl: Impl = impl
-        self._init_transient()
-        super().__init__(params, {**self.default_hyperparameters, **hyperparameters})
+        if impl == "compile" and not all(chain_info(c).compilable for c in self._chains()):
+            raise ValueError(
+                f"impl='compile' is not available for {name}: its chain is not elementwise"
+            )
 
     def _init_transient(self) -> None:
-        self._fused: FusedKernel | None = fused_kernel(self.chain)
         self._record_next_step = False
         self._compiled: dict[tuple[Any, ...], Callable[..., None]] = {}
         self.last_records: list[SecondMomentRecord] | None = None
@@ -119,9 +200,24 @@ class ChainedOptimizer(Optimizer):
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group, checking its hyperparameters first (a bad one leaves no trace)."""
-        for name, bound in self._bounds.items():
-            bound.check(param_group.get(name, self.defaults[name]), type(self).__name__)
+        info = chain_info(self._chain_of(param_group))
+        for name, bound in info.bounds.items():
+            bound.check(param_group.get(name, self.defaults.get(name)), type(self).__name__)
+        for name, value in info.group_state.items():
+            param_group.setdefault(name, value)
         super().add_param_group(param_group)
+
+    def code_paths(self) -> list[str]:
+        """How the next step runs, e.g. ["reference", "foreach"] (per group of tensors;
+        prefixed by the rule where groups follow different rules, "adamw:fused")."""
+        paths = set()
+        for group in self.param_groups:
+            info = chain_info(self._chain_of(group))
+            prefix = f"{group['rule']}:" if "rule" in group else ""
+            for param in group["params"]:
+                impl = self._resolve_impl(Bucket(params=[param]), False, info)
+                paths.add(prefix + impl)
+        return sorted(paths)
 
     def record_next_step(self) -> None:
         """Keep what the next step divides by in `last_records` (one entry per group).
@@ -140,57 +236,111 @@ class ChainedOptimizer(Optimizer):
                 loss = closure()
         # read after the closure: Lightning's on_before_optimizer_step runs inside it
         recording, self._record_next_step = self._record_next_step, False
-        records = [self._step_group(group, recording) for group in self.param_groups]
+        records = [SecondMomentRecord(step=0) for _ in self.param_groups]
+        pending: list[tuple[SecondMomentRecord, ChainInfo, list[StepContext]]] = []
+        prepared: list[tuple[ChainInfo, dict[str, Any]]] = []
+        for group, record in zip(self.param_groups, records, strict=True):
+            info = chain_info(self._chain_of(group))
+            zero = {name: group[name] == 0 for name in info.bounds}
+            group_scalars: dict[str, Any] = {}
+            for transform in info.chain:
+                transform.prepare_group(group_scalars, group, self.param_groups)
+            scalars = group_scalars
+            for bucket in self._buckets(group, zero, info):
+                scalars = {**group_scalars, "t": bucket.states[0]["step"]}
+                scalars.update((name, bucket.states[0][name]) for name in info.initial_scalars)
+                for transform in info.chain:
+                    transform.prepare(scalars, group)
+                for state in bucket.states:
+                    state.update((name, scalars[name]) for name in info.initial_scalars)
+                contexts = self._run_bucket(bucket, group, zero, scalars, info, recording, record)
+                if contexts:
+                    pending.append((record, info, contexts))
+            prepared.append((info, scalars))
+        if pending:
+            self._synchronize(pending)
+        if recording:
+            for (info, scalars), group, record in zip(
+                prepared, self.param_groups, records, strict=True
+            ):
+                for transform in info.chain:
+                    record.scalars.update(transform.diagnostics(scalars, group))
         self.last_records = records if recording else None
         return loss
 
-    def _step_group(self, group: dict[str, Any], recording: bool) -> SecondMomentRecord:
-        zero = {name: group[name] == 0 for name in self._bounds}
-        record = SecondMomentRecord(step=0)
-        for bucket in self._buckets(group, zero):
-            scalars = {"t": bucket.states[0]["step"]}
-            scalars.update((name, bucket.states[0][name]) for name in self._initial_scalars)
-            for transform in self.chain:
-                transform.prepare(scalars, group)
-            for state in bucket.states:
-                state.update((name, scalars[name]) for name in self._initial_scalars)
-            impl = self._resolve_impl(bucket, recording)
-            if impl == "fused":
-                self._fused(bucket, group, scalars["t"])  # type: ignore[misc]
-            elif impl == "compile":
-                self._compiled_step(bucket, group, zero, scalars)
-            elif impl == "foreach":
-                ctx = _run_chain(
-                    self.chain,
-                    ForeachOps,
-                    bucket.params,
-                    bucket.grads,
-                    bucket.buffers,
-                    hp=group,
-                    zero=zero,
-                    scalars=scalars,
-                )
-                _extend_record(record, ctx, ctx.second_moment)
+    def _run_bucket(
+        self,
+        bucket: Bucket,
+        group: dict[str, Any],
+        zero: Mapping[str, bool],
+        scalars: Mapping[str, Any],
+        info: ChainInfo,
+        recording: bool,
+        record: SecondMomentRecord,
+    ) -> list[StepContext]:
+        """Run the chain's first segment on a bucket; the contexts that wait for a
+        synchronizing transform are returned (none for most chains)."""
+        impl = self._resolve_impl(bucket, recording, info)
+        if impl == "fused":
+            info.fused(bucket, group, scalars["t"])  # type: ignore[misc]
+            return []
+        if impl == "compile":
+            self._compiled_step(bucket, group, zero, scalars, info)
+            return []
+        first, *rest = info.segments
+        waiting = []
+        for ctx in self._contexts(bucket, group, zero, scalars, impl):
+            for transform in first:
+                transform.apply(ctx)
+            if rest:
+                waiting.append(ctx)
             else:
-                for i, (param, grad) in enumerate(zip(bucket.params, bucket.grads, strict=True)):
-                    buffers = {name: tensors[i] for name, tensors in bucket.buffers.items()}
-                    ctx = _run_chain(
-                        self.chain,
-                        TensorOps,
-                        param,
-                        grad,
-                        buffers,
-                        hp=group,
-                        zero=zero,
-                        scalars=scalars,
-                    )
-                    _extend_record(record, ctx, [ctx.second_moment])
-        return record
+                _extend_record(record, ctx)
+        return waiting
 
-    def _buckets(self, group: dict[str, Any], zero: Mapping[str, bool]) -> Iterable[Bucket]:
+    @staticmethod
+    def _contexts(
+        bucket: Bucket,
+        group: Mapping[str, Any],
+        zero: Mapping[str, bool],
+        scalars: Mapping[str, Any],
+        impl: Impl,
+    ) -> Iterator[StepContext]:
+        """One context for the whole bucket (foreach), or one per tensor, made as they are
+        used so that a tensor's temporaries are freed before the next one's."""
+        if impl == "foreach":
+            yield StepContext(
+                ForeachOps, bucket.params, bucket.grads, bucket.buffers, group, zero, scalars
+            )
+            return
+        for i, (param, grad) in enumerate(zip(bucket.params, bucket.grads, strict=True)):
+            buffers = {name: tensors[i] for name, tensors in bucket.buffers.items()}
+            yield StepContext(TensorOps, param, grad, buffers, group, zero, scalars)
+
+    def _synchronize(self, pending: list[tuple[SecondMomentRecord, ChainInfo, list[StepContext]]]):
+        """Run the segments after the first: each synchronizing transform reduces over every
+        context of every group, then the next segment runs on each of them."""
+        segments = pending[0][1].segments
+        if any(info.segments != segments for _, info, _ in pending):
+            raise RuntimeError("a chain that synchronizes must be the same for every group")
+        contexts = [ctx for _, _, group_contexts in pending for ctx in group_contexts]
+        for done, segment in itertools.pairwise(segments):
+            if not done[-1].reduce(contexts, self.param_groups):
+                return
+            for ctx in contexts:
+                for transform in segment:
+                    transform.apply(ctx)
+        for record, _, group_contexts in pending:
+            for ctx in group_contexts:
+                _extend_record(record, ctx)
+
+    def _buckets(
+        self, group: dict[str, Any], zero: Mapping[str, bool], info: ChainInfo
+    ) -> Iterable[Bucket]:
         """Parameters with a gradient, their state made ready and their step counted, grouped
-        so that each bucket can share one call per op: same device, dtype and scalar state."""
-        buffer_names = [name for transform in self.chain for name in transform.buffers(zero)]
+        so that each bucket can share one call per op: same device, dtype, scalar state and
+        state layout."""
+        zero_key = tuple(zero.items())
         buckets: dict[tuple[Any, ...], Bucket] = {}
         for param in group["params"]:
             if param.grad is None:
@@ -199,38 +349,42 @@ class ChainedOptimizer(Optimizer):
                 raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
             state = self.state[param]
             if not state:
-                state.update(step=0, **self._initial_scalars)
-            for name in buffer_names:
+                state.update(step=0, **info.initial_scalars)
+            owners = info.buffers(param, zero_key)
+            for name, owner in owners.items():
                 if name not in state:
-                    state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                    state[name] = owner.make_buffer(name, param)
             state["step"] += 1
             key = (
                 param.device,
                 param.dtype,
                 param.numel() >= LARGE_ON_CPU,
                 state["step"],
-                *(state[k] for k in self._initial_scalars),
+                *(state[k] for k in info.initial_scalars),
+                tuple(owners),
             )
             bucket = buckets.get(key)
             if bucket is None:
-                bucket = buckets[key] = Bucket(buffers={name: [] for name in buffer_names})
+                bucket = buckets[key] = Bucket(buffers={name: [] for name in owners})
             bucket.params.append(param)
             bucket.grads.append(param.grad)
             bucket.states.append(state)
-            for name in buffer_names:
+            for name in owners:
                 bucket.buffers[name].append(state[name])
         return buckets.values()
 
-    def _resolve_impl(self, bucket: Bucket, recording: bool) -> Impl:
+    def _resolve_impl(self, bucket: Bucket, recording: bool, info: ChainInfo) -> Impl:
         impl = self.impl
         if impl == "auto":
             param = bucket.params[0]
-            if self._fused is not None and self._fused.supports(param):
+            if info.fused is not None and info.fused.supports(param):
                 impl = "fused"
-            elif param.device.type == "cpu" and param.numel() >= LARGE_ON_CPU:
+            elif info.per_tensor or (param.device.type == "cpu" and param.numel() >= LARGE_ON_CPU):
                 impl = "reference"
             else:
                 impl = "foreach"
+        elif impl == "fused" and info.fused is None:  # a group whose rule has no kernel
+            impl = "foreach"
         if recording and impl in ("fused", "compile"):
             return "foreach"  # the eager chain fills the record
         return impl
@@ -240,45 +394,36 @@ class ChainedOptimizer(Optimizer):
         bucket: Bucket,
         group: Mapping[str, Any],
         zero: Mapping[str, bool],
-        scalars: Mapping[str, float],
+        scalars: Mapping[str, Any],
+        info: ChainInfo,
     ) -> None:
+        # Numbers arrive as 0-dim tensors, so a changing lr or bias correction does not
+        # recompile; flags and choices select code and are part of the key instead.
+        static = tuple((name, group[name]) for name in zero if not _is_number(group[name]))
         # one compiled function per bucket: torch.compile caches per code object and stops
         # recompiling one after 8 variants, which a few groups and shapes would reach
-        key = (tuple(map(id, bucket.params)), tuple(zero.items()))
+        key = (tuple(map(id, bucket.params)), tuple(zero.items()), static)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = torch.compile(_copy(_run_chain_per_tensor), fullgraph=True, dynamic=False)
             self._compiled[key] = compiled
-
-        def as_tensor(value: float) -> Tensor:
-            return torch.tensor(value, dtype=torch.float64)
-
         compiled(
-            self.chain,
+            info.chain,
             bucket.params,
             bucket.grads,
             bucket.buffers,
-            {name: as_tensor(group[name]) for name in zero},
+            {name: _as_tensor(group[name]) for name in zero},
             zero,
-            {name: as_tensor(value) for name, value in scalars.items()},
+            {name: _as_tensor(value) for name, value in scalars.items()},
         )
 
 
-def _run_chain(
-    chain: tuple[Transform, ...],
-    ops: Any,
-    params: Any,
-    grads: Any,
-    buffers: Mapping[str, Any],
-    *,
-    hp: Mapping[str, Scalar],
-    zero: Mapping[str, bool],
-    scalars: Mapping[str, Scalar],
-) -> StepContext:
-    ctx = StepContext(ops, params, grads, buffers, hp, zero, scalars)
-    for transform in chain:
-        transform.apply(ctx)
-    return ctx
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _as_tensor(value: Any) -> Any:
+    return torch.tensor(value, dtype=torch.float64) if _is_number(value) else value
 
 
 def _run_chain_per_tensor(
@@ -286,29 +431,23 @@ def _run_chain_per_tensor(
     params: list[Tensor],
     grads: list[Tensor],
     buffers: Mapping[str, list[Tensor]],
-    hp: Mapping[str, Tensor],
+    hp: Mapping[str, Any],
     zero: Mapping[str, bool],
-    scalars: Mapping[str, Tensor],
+    scalars: Mapping[str, Any],
 ) -> None:
     """The reference path over a bucket, as one function for torch.compile to fuse."""
     for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
         tensor_buffers = {name: tensors[i] for name, tensors in buffers.items()}
-        _run_chain(
-            chain,
-            TensorOps,
-            param,
-            grad,
-            tensor_buffers,
-            hp=hp,
-            zero=zero,
-            scalars=scalars,
-        )
+        ctx = StepContext(TensorOps, param, grad, tensor_buffers, hp, zero, scalars)
+        for transform in chain:
+            transform.apply(ctx)
 
 
-def _extend_record(record: SecondMomentRecord, ctx: StepContext, tensors: list[Any]) -> None:
+def _extend_record(record: SecondMomentRecord, ctx: StepContext) -> None:
     record.step = int(ctx.scalars["t"])
     if ctx.second_moment is not None:
-        record.tensors.extend(tensors)
+        moments = ctx.second_moment
+        record.tensors.extend(moments if isinstance(moments, list) else [moments])
         record.correction = ctx.second_moment_correction
         record.eps = ctx.eps
 

@@ -17,7 +17,15 @@ step's t (seeds claim 7); v_hat_mean and the effective learning rate lr / (sqrt(
 as eff_lr_mean/p5/p95; and for the Adam family the paper's per-coordinate step bound
 lr * max(1, (1 - beta1) / sqrt(1 - beta2)) (seeds claim 6) with step_bound_fraction, the share
 of coordinates whose |step| is within 1% of it, and max_step_to_bound. The same names without
-`group{i}/` aggregate over all groups (lr and windows from group 0).
+`group{i}/` aggregate over all groups (lr, windows and the rule's own scalars from group 0).
+
+What is specific to a rule, for the project's optimizers and their reference implementations:
+Prodigy's `d` (after the step), `d_hat` and `effective_lr` (d * lr, the next step's size
+before bias correction);
+Schedule-Free's `averaging_weight` (c_{t+1}, the weight of z in the average x),
+`scheduled_lr` and `weight_sum`; Adafactor's `relative_step` (min(lr, 1 / sqrt(t))); RAdam's
+`rectification` (r_t, 0 until rho_t > 5) and `sma_length` (rho_t); and for every matrix Muon
+updates, `optim/muon/<parameter name>/update_rms` and `.../update_rms_ratio`.
 """
 
 from __future__ import annotations
@@ -33,6 +41,17 @@ from torch.optim import Optimizer
 from research.optim.base import ChainedOptimizer, SecondMomentRecord
 
 _AT_BOUND = 0.99  # a step counts as at the bound when |step| >= 99% of it
+_RULE_SCALARS = {
+    "d",
+    "d_hat",
+    "effective_lr",
+    "averaging_weight",
+    "scheduled_lr",
+    "weight_sum",
+    "relative_step",
+    "rectification",
+    "sma_length",
+}
 
 
 class OptimizerProbe:
@@ -80,6 +99,9 @@ class OptimizerProbe:
             totals["param_sq"] += param_sq
             for name, values in tensors.items():
                 pooled[name].append(values)
+            if index == 0:
+                metrics.update({k: v for k, v in group_metrics.items() if k in _RULE_SCALARS})
+            metrics.update(_per_matrix(self.optimizer, index, group, pairs))
         metrics["grad_norm"] = math.sqrt(sum(n * n for n in self._grad_norms))
         if totals["param_sq"] > 0:
             metrics["update_rms_ratio"] = math.sqrt(totals["update_sq"] / totals["param_sq"])
@@ -111,6 +133,7 @@ class OptimizerProbe:
         for name, value in coefficients.items():
             metrics[f"{name}_window"] = 1.0 / (1.0 - value) if value < 1 else math.inf
         record = _second_moments(self.optimizer, index, group, [p for p, _ in pairs])
+        metrics.update(record.scalars or _reference_scalars(self.optimizer, group, pairs))
         if record.step > 0:
             for i, name in ((1, "beta1"), (2, "beta2")):
                 if name in coefficients:
@@ -188,3 +211,51 @@ def _second_moments(
         return SecondMomentRecord(step=step)
     tensors = [state[key] for state in states]
     return SecondMomentRecord(step, tensors, correction, float(group["eps"]))
+
+
+def _is_muon_group(optimizer: Optimizer, group: Mapping[str, Any]) -> bool:
+    if "rule" in group:  # the project's Muon: its matrices' groups
+        return group["rule"] == "muon"
+    return isinstance(optimizer, getattr(torch.optim, "Muon", ()))
+
+
+def _per_matrix(
+    optimizer: Optimizer, index: int, group: Mapping[str, Any], pairs: list[tuple[Tensor, Tensor]]
+) -> dict[str, float]:
+    """Update RMS (and its ratio to the parameter's RMS) of each matrix Muon updates."""
+    if not _is_muon_group(optimizer, group) or not pairs:
+        return {}
+    names = group.get("param_names")
+    metrics = {}
+    for param, before in pairs:
+        if param.dim() < 2:
+            continue
+        where = next(i for i, p in enumerate(group["params"]) if p is param)
+        label = names[where] if names else f"group{index}.{where}"
+        update = (param.detach() - before).float()
+        rms = float(update.square().mean().sqrt())
+        metrics[f"muon/{label}/update_rms"] = rms
+        param_rms = float(before.float().square().mean().sqrt())
+        if param_rms > 0:
+            metrics[f"muon/{label}/update_rms_ratio"] = rms / param_rms
+    return metrics
+
+
+def _reference_scalars(
+    optimizer: Optimizer, group: Mapping[str, Any], pairs: list[tuple[Tensor, Tensor]]
+) -> dict[str, float]:
+    """The rule's scalars, read from the state the reference implementations keep."""
+    if "d_max" in group and "d" in group:  # prodigyopt.Prodigy
+        scalars = {"d": float(group["d"]), "effective_lr": float(group["d"]) * float(group["lr"])}
+        return scalars | ({"d_hat": float(group["d_hat"])} if "d_hat" in group else {})
+    if {"weight_sum", "lr_max", "k"} <= group.keys() and group["weight_sum"]:  # schedulefree
+        weight = group["k"] ** group.get("r", 0.0) * group["lr_max"] ** group["weight_lr_power"]
+        return {
+            "averaging_weight": weight / group["weight_sum"],
+            "scheduled_lr": float(group.get("scheduled_lr", group["lr"])),
+            "weight_sum": float(group["weight_sum"]),
+        }
+    if isinstance(optimizer, getattr(torch.optim, "Adafactor", ())) and pairs:
+        step = float(optimizer.state[pairs[0][0]]["step"])
+        return {"relative_step": min(float(group["lr"]), 1 / step**0.5)}
+    return {}

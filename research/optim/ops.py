@@ -46,6 +46,38 @@ class Ops(Protocol):
     def maximum_(x: Tensors, other: Tensors) -> None: ...
     @staticmethod
     def zero_(x: Tensors) -> None: ...
+    @staticmethod
+    def clone(x: Tensors) -> Tensors: ...
+    @staticmethod
+    def lerp(x: Tensors, end: Tensors, weight: Scalar) -> Tensors: ...
+    @staticmethod
+    def sign_(x: Tensors) -> None: ...
+    @staticmethod
+    def mul(x: Tensors, other: Tensors) -> Tensors: ...
+    @staticmethod
+    def div(x: Tensors, other: Tensors) -> Tensors: ...
+    @staticmethod
+    def div_scalar(x: Tensors, scalar: Scalar) -> Tensors: ...
+    @staticmethod
+    def sqrt_(x: Tensors) -> None: ...
+    @staticmethod
+    def reciprocal_(x: Tensors) -> None: ...
+    @staticmethod
+    def rsqrt_(x: Tensors) -> None: ...
+    @staticmethod
+    def clamp_min_(x: Tensors, scalar: Scalar) -> None: ...
+    @staticmethod
+    def mul_tensor_(x: Tensors, other: Tensors) -> None: ...
+    @staticmethod
+    def div_tensor_(x: Tensors, other: Tensors) -> None: ...
+    @staticmethod
+    def rdiv(x: Tensors, numerator: Tensors) -> Tensors: ...
+    @staticmethod
+    def mul_each_(x: Tensors, scalars: Any) -> None: ...
+    @staticmethod
+    def norms(x: Tensors) -> Any: ...
+    @staticmethod
+    def each(function: Any, *args: Tensors) -> Any: ...
 
 
 class TensorOps:
@@ -107,6 +139,74 @@ class TensorOps:
     def zero_(x: Tensor) -> None:
         x.zero_()
 
+    @staticmethod
+    def clone(x: Tensor) -> Tensor:
+        return x.clone()
+
+    @staticmethod
+    def lerp(x: Tensor, end: Tensor, weight: Scalar) -> Tensor:
+        return x.lerp(end, _like(weight, x))
+
+    @staticmethod
+    def sign_(x: Tensor) -> None:
+        x.sign_()
+
+    @staticmethod
+    def mul(x: Tensor, other: Tensor) -> Tensor:
+        return x * other
+
+    @staticmethod
+    def div(x: Tensor, other: Tensor) -> Tensor:
+        return x / other
+
+    @staticmethod
+    def div_scalar(x: Tensor, scalar: Scalar) -> Tensor:
+        return x / _like(scalar, x)
+
+    @staticmethod
+    def sqrt_(x: Tensor) -> None:
+        x.sqrt_()
+
+    @staticmethod
+    def reciprocal_(x: Tensor) -> None:
+        x.reciprocal_()
+
+    @staticmethod
+    def rsqrt_(x: Tensor) -> None:
+        x.rsqrt_()
+
+    @staticmethod
+    def clamp_min_(x: Tensor, scalar: Scalar) -> None:
+        x.clamp_(min=_like(scalar, x))
+
+    @staticmethod
+    def mul_tensor_(x: Tensor, other: Tensor) -> None:
+        x.mul_(other)
+
+    @staticmethod
+    def div_tensor_(x: Tensor, other: Tensor) -> None:
+        x.div_(other)
+
+    @staticmethod
+    def rdiv(x: Tensor, numerator: Tensor) -> Tensor:
+        """numerator / x, written over x (a temporary): no new tensor."""
+        return torch.div(numerator, x, out=x)
+
+    @staticmethod
+    def mul_each_(x: Tensor, scalars: Scalar) -> None:
+        """Multiply by this tensor's own scalar (a float or a 0-dim tensor)."""
+        x.mul_(scalars)
+
+    @staticmethod
+    def norms(x: Tensor) -> Tensor:
+        """The tensor's L2 norm, as a 0-dim tensor."""
+        return torch.linalg.vector_norm(x)
+
+    @staticmethod
+    def each(function: Any, *args: Any) -> Any:
+        """`function` of one tensor (and its partners): the per-tensor maths of a rule."""
+        return function(*args)
+
 
 def _like(scalar: Scalar, x: Tensor) -> Scalar:
     return scalar.to(x.dtype) if isinstance(scalar, Tensor) else scalar
@@ -158,3 +258,71 @@ class ForeachOps:
     @staticmethod
     def zero_(x: list[Tensor]) -> None:
         torch._foreach_zero_(x)
+
+    @staticmethod
+    def clone(x: list[Tensor]) -> list[Tensor]:
+        return [t.clone() for t in x]
+
+    @staticmethod
+    def lerp(x: list[Tensor], end: list[Tensor], weight: float) -> list[Tensor]:
+        return list(torch._foreach_lerp(x, end, weight))
+
+    @staticmethod
+    def sign_(x: list[Tensor]) -> None:
+        torch._foreach_sign_(x)
+
+    @staticmethod
+    def mul(x: list[Tensor], other: list[Tensor]) -> list[Tensor]:
+        return list(torch._foreach_mul(x, other))
+
+    @staticmethod
+    def div(x: list[Tensor], other: list[Tensor]) -> list[Tensor]:
+        return list(torch._foreach_div(x, other))
+
+    @staticmethod
+    def div_scalar(x: list[Tensor], scalar: float) -> list[Tensor]:
+        return list(torch._foreach_div(x, scalar))
+
+    @staticmethod
+    def sqrt_(x: list[Tensor]) -> None:
+        torch._foreach_sqrt_(x)
+
+    @staticmethod
+    def reciprocal_(x: list[Tensor]) -> None:
+        torch._foreach_reciprocal_(x)
+
+    @staticmethod
+    def rsqrt_(x: list[Tensor]) -> None:
+        torch._foreach_rsqrt_(x)
+
+    @staticmethod
+    def clamp_min_(x: list[Tensor], scalar: float) -> None:
+        torch._foreach_clamp_min_(x, scalar)
+
+    @staticmethod
+    def mul_tensor_(x: list[Tensor], other: list[Tensor]) -> None:
+        torch._foreach_mul_(x, other)
+
+    @staticmethod
+    def div_tensor_(x: list[Tensor], other: list[Tensor]) -> None:
+        torch._foreach_div_(x, other)
+
+    @staticmethod
+    def rdiv(x: list[Tensor], numerator: list[Tensor]) -> list[Tensor]:
+        """numerator / x, as new tensors (foreach has no in-place form of this)."""
+        return list(torch._foreach_div(numerator, x))
+
+    @staticmethod
+    def mul_each_(x: list[Tensor], scalars: list[Any]) -> None:
+        """Multiply each tensor by its own scalar (floats, or 0-dim tensors)."""
+        torch._foreach_mul_(x, scalars)
+
+    @staticmethod
+    def norms(x: list[Tensor]) -> list[Tensor]:
+        """Each tensor's L2 norm, as 0-dim tensors."""
+        return list(torch._foreach_norm(x))
+
+    @staticmethod
+    def each(function: Any, *args: list[Any]) -> list[Any]:
+        """`function` applied tensor by tensor: the per-tensor maths of a rule."""
+        return [function(*items) for items in zip(*args, strict=True)]

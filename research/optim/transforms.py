@@ -16,16 +16,27 @@ optimizer state under torch's names (`exp_avg`, `exp_avg_sq`, ...), and updates 
 which lets bias correction be a scalar and the final step a single `addcdiv_`, in torch's
 arithmetic order. Transforms are frozen dataclasses, so two chains compare equal exactly
 when they compute the same thing (that is how fused kernels are matched to chains).
+
+Rules that are not elementwise use the same interface: per-tensor maths through `ctx.ops.each`
+(Adafactor's factored moments, Muon's Newton-Schulz), state of other shapes through
+`buffer_names`/`make_buffer`, per-group scalar state kept in the param group (`group_state`,
+`prepare_group`: Schedule-Free's averaging weights), and quantities summed over every
+parameter before the update can go on (`synchronizes` and `reduce`: Prodigy's distance
+estimate). Each optimizer's own transforms live in its module (`research/optim/lion.py`, ...).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
 
 from research.optim.ops import Ops, Scalar, Tensors
-from research.optim.validation import Bound
+from research.optim.validation import Bound, Flag, Hyperparameter
 
 
 @dataclass
@@ -45,6 +56,7 @@ class StepContext:
     second_moment_correction: Scalar | None = None  # 1 - beta2^t when bias-corrected
     second_moment_root_correction: Scalar | None = None  # its square root
     eps: Scalar | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # a rule's own intermediate values
 
     def terms(self) -> list[tuple[Scalar, Tensors]]:
         """The update direction as (coefficient, tensor) terms, before the denominator."""
@@ -54,17 +66,58 @@ class StepContext:
 class Transform:
     """One stage of an update rule; subclasses are frozen dataclasses."""
 
-    def bounds(self) -> tuple[Bound, ...]:
-        """The hyperparameters this transform reads, with their allowed ranges."""
+    # False for a transform whose maths torch.compile cannot trace as one graph (host
+    # synchronisation, data-dependent Python branches): its chains refuse impl="compile".
+    compilable: ClassVar[bool] = True
+    # True for a transform whose `reduce` needs every parameter's `apply` first (Prodigy's
+    # sums over all groups): the optimizer runs the chain up to it for all parameters, calls
+    # `reduce` once, then runs the rest.
+    synchronizes: ClassVar[bool] = False
+    # True for a transform whose per-tensor path is the reference's exact arithmetic and whose
+    # foreach path is only equal to rounding (Muon's batched Newton-Schulz): impl="auto" then
+    # takes the per-tensor path on every device.
+    exact_per_tensor: ClassVar[bool] = False
+
+    def bounds(self) -> tuple[Hyperparameter, ...]:
+        """The hyperparameters this transform reads, with their allowed values."""
         return ()
 
     def buffers(self, zero: Mapping[str, bool]) -> tuple[str, ...]:
         """Names of the zero-initialised per-parameter tensors it keeps in optimizer state."""
         return ()
 
+    def buffer_names(self, param: Tensor, zero: Mapping[str, bool]) -> tuple[str, ...]:
+        """The state tensors it keeps for this parameter; may depend on `param.dim()` only
+        (Adafactor factors matrices). Created by `make_buffer`; by default `buffers(zero)`."""
+        return self.buffers(zero)
+
+    def make_buffer(self, name: str, param: Tensor) -> Tensor:
+        """A new state tensor named `name` for `param`; by default zeros shaped like it."""
+        return torch.zeros_like(param, memory_format=torch.preserve_format)
+
     def initial_scalars(self) -> dict[str, float]:
         """Per-parameter scalar state it keeps (e.g. NAdam's running product of momenta)."""
         return {}
+
+    def group_state(self) -> dict[str, Any]:
+        """Scalar state kept in each param group (so state_dict() saves it), with initial
+        values: for rules whose scalars belong to the group, not to a tensor."""
+        return {}
+
+    def prepare_group(
+        self, scalars: dict[str, Any], group: dict[str, Any], param_groups: list[dict[str, Any]]
+    ) -> None:
+        """This step's scalars for the whole group, once per group before its buckets; may
+        update the group's state. What it writes reaches `prepare` and `apply`."""
+
+    def diagnostics(self, scalars: Mapping[str, Any], group: Mapping[str, Any]) -> dict[str, float]:
+        """Scalars worth logging after a recorded step (`callbacks=optim_diagnostics`)."""
+        return {}
+
+    def reduce(self, contexts: list[StepContext], param_groups: list[dict[str, Any]]) -> bool:
+        """(`synchronizes` only) Combine what `apply` left in every context; return False to
+        end the step here, as Prodigy does when no gradient has moved its estimate."""
+        return True
 
     def prepare(self, scalars: dict[str, float], hp: Mapping[str, float]) -> None:
         """This step's scalar math (bias corrections...), once per bucket, in float64.
@@ -75,8 +128,8 @@ class Transform:
         """
 
     def apply(self, ctx: StepContext) -> None:
-        """Do this stage's math on ctx: one tensor, or a whole bucket through `ctx.ops`."""
-        raise NotImplementedError
+        """Do this stage's math on ctx: one tensor, or a whole bucket through `ctx.ops`.
+        (Nothing for a transform that only prepares scalars.)"""
 
 
 @dataclass(frozen=True)
@@ -115,13 +168,36 @@ class DecoupledWeightDecay(Transform):
 
     key: str = "weight_decay"
     lr: str = "lr"
+    flag: str | None = None  # a switch that turns it off per group (LAMB's weight_decouple)
 
-    def bounds(self) -> tuple[Bound, ...]:
-        return (Bound(self.key),)
+    def bounds(self) -> tuple[Hyperparameter, ...]:
+        return (Bound(self.key), *((Flag(self.flag),) if self.flag else ()))
 
     def apply(self, ctx: StepContext) -> None:
-        if not ctx.zero[self.key]:
+        if ctx.zero[self.key] or (self.flag is not None and not ctx.hp[self.flag]):
+            return
+        ctx.ops.mul_(ctx.params, 1 - ctx.hp[self.lr] * ctx.hp[self.key])
+
+
+@dataclass(frozen=True)
+class WeightDecay(Transform):
+    """Coupled (L2 through the moments) or decoupled (AdamW) decay, chosen by a flag per group,
+    as torch.optim.RAdam's `decoupled_weight_decay`."""
+
+    key: str = "weight_decay"
+    flag: str = "decoupled_weight_decay"
+    lr: str = "lr"
+
+    def bounds(self) -> tuple[Hyperparameter, ...]:
+        return (Bound(self.key), Flag(self.flag))
+
+    def apply(self, ctx: StepContext) -> None:
+        if ctx.zero[self.key]:
+            return
+        if ctx.hp[self.flag]:
             ctx.ops.mul_(ctx.params, 1 - ctx.hp[self.lr] * ctx.hp[self.key])
+        else:
+            ctx.grad = ctx.ops.add(ctx.grad, ctx.params, alpha=ctx.hp[self.key])
 
 
 @dataclass(frozen=True)
@@ -332,9 +408,9 @@ def _float32(value: float) -> float:
     return struct.unpack("f", struct.pack("f", value))[0]
 
 
-def chain_bounds(chain: tuple[Transform, ...]) -> dict[str, Bound]:
+def chain_bounds(chain: tuple[Transform, ...]) -> dict[str, Hyperparameter]:
     """Every hyperparameter a chain reads, with its range (the first transform's wins)."""
-    bounds: dict[str, Bound] = {}
+    bounds: dict[str, Hyperparameter] = {}
     for transform in chain:
         for bound in transform.bounds():
             bounds.setdefault(bound.name, bound)
@@ -357,5 +433,6 @@ __all__ = [
     "SecondMomentSum",
     "StepContext",
     "Transform",
+    "WeightDecay",
     "chain_bounds",
 ]

@@ -29,6 +29,7 @@ from research.training.chunked_steps import (
     lightning_adds_nothing_per_step,
 )
 from research.training.metric_sums import RunningSums, StepTerms, Window
+from research.training.optimizer_modes import set_mode, takes_module
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -97,6 +98,7 @@ class SupervisedModule(pl.LightningModule):
 
     def training_step(self, batches: Sequence[Batch], batch_idx: int) -> None:
         trainer = self.trainer
+        set_mode(trainer.optimizers, train=True)  # back from an evaluation point, if any
         first = self.global_step
         left = trainer.max_steps - first if trainer.max_steps >= 0 else len(batches)
         steps = min(len(batches), left)
@@ -196,6 +198,17 @@ class SupervisedModule(pl.LightningModule):
         if self.gradient_clip_val:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
 
+    def on_validation_model_eval(self) -> None:
+        super().on_validation_model_eval()
+        set_mode(self.trainer.optimizers, train=False)
+
+    def on_test_model_eval(self) -> None:
+        super().on_test_model_eval()
+        set_mode(self.trainer.optimizers, train=False)
+
+    def on_train_end(self) -> None:
+        set_mode(self.trainer.optimizers, train=False)  # the final model is the evaluation point
+
     def _log_sums(self, stage: str, sums: RunningSums) -> None:
         """Log already-reduced epoch metrics; `on_epoch` makes Lightning write them once, at
         the end of the epoch."""
@@ -227,7 +240,8 @@ class SupervisedModule(pl.LightningModule):
         self._eval = RunningSums()
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
+        params = self.net if takes_module(self.optimizer_factory) else self.parameters()
+        optimizer = self.optimizer_factory(params)
         if self.scheduler_factory is None:
             return optimizer
         kwargs = {}
@@ -242,6 +256,15 @@ class SupervisedModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning does not keep random state; a resumed run needs it to continue identically.
         checkpoint["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        strategy = self.trainer.strategy
+        if set_mode(self.trainer.optimizers, train=False):
+            # the evaluation point is what a checkpoint holds; training returns to its own
+            # point at the next step, after a resume exactly as here
+            checkpoint["state_dict"] = strategy.lightning_module_state_dict()
+            if "optimizer_states" in checkpoint:
+                checkpoint["optimizer_states"] = [
+                    strategy.optimizer_state(optimizer) for optimizer in self.trainer.optimizers
+                ]
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "rng" in checkpoint:
