@@ -73,6 +73,7 @@ class SupervisedModule(pl.LightningModule):
         self.gradient_clip_val = gradient_clip_val
         self.objective = net.spec.task == "objective"
         self._window = Window()
+        self.last_logged_loss: float | None = None  # what the progress bar shows
         self._lean = False
         self._epoch = RunningSums()
         self._eval = RunningSums()
@@ -167,7 +168,8 @@ class SupervisedModule(pl.LightningModule):
         """Write the mean loss of the last steps: the row Lightning's per-batch flush wrote at
         this step. Files are flushed by the loggers' own schedule (CSV: every
         `flush_logs_every_n_steps`) and after every epoch's rows, not after each row."""
-        self._write_row({"train/loss": self._window.pop()}, step)
+        self.last_logged_loss = self._window.pop()
+        self._write_row({"train/loss": self.last_logged_loss}, step)
 
     def _log_train_epoch(self) -> None:
         """Write the epoch's training loss and accuracy at the step and in the row where
@@ -242,9 +244,17 @@ class SupervisedModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning does not keep random state; a resumed run needs it to continue identically.
         checkpoint["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        # a mid-epoch (SIGTERM) checkpoint: the epoch's sums and the loss window go on
+        checkpoint["metric_sums"] = {
+            "epoch": self._epoch.state_dict(),
+            "window": self._window.state_dict(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "rng" in checkpoint:
             torch.set_rng_state(checkpoint["rng"]["torch"])
             random.setstate(checkpoint["rng"]["python"])
+        if "metric_sums" in checkpoint:
+            self._epoch.load_state_dict(checkpoint["metric_sums"]["epoch"])
+            self._window.load_state_dict(checkpoint["metric_sums"]["window"])
         adopt_automatic_step_count(checkpoint)

@@ -1,0 +1,37 @@
+"""Library notices a user of this framework cannot act on, silenced for every run.
+
+Each filter names one message, so a new warning from the same library still shows. What a
+user can act on (a diverged run, an unreachable W&B server, a missing checkpoint) stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+# Lightning advertises its cloud products on every Trainer built.
+_LIGHTNING_TIPS = ("💡 Tip:",)
+# Lightning's own pytree helper calls a torch API that torch 2.14 deprecates.
+_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+_TIP_FILTER = _DropMessages(_LIGHTNING_TIPS)
+
+
+def silence_library_notices() -> None:
+    """Install the filters (idempotent: a multirun calls this once per job)."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if _TIP_FILTER not in logger.filters:
+            logger.addFilter(_TIP_FILTER)
+    for message in _WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
