@@ -28,9 +28,9 @@ from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
 from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
 from research.tracking.run_summary import run_summary
-from research.training.ddp_relaunch import relaunch_as_this_job
 from research.training.callbacks.preemption import CheckpointOnSigterm
 from research.training.callbacks.progress import StepProgressBar
+from research.training.ddp_relaunch import relaunch_as_this_job
 from research.training.module import DivergedError, RunPruned, SupervisedModule
 from research.training.quiet import silence_library_notices
 from research.training.signals import interruption_in, signals_as_exceptions
