@@ -11,8 +11,19 @@ import warnings
 
 # Lightning advertises its cloud products on every Trainer built.
 _LIGHTNING_TIPS = ("💡 Tip:",)
-# Lightning's own pytree helper calls a torch API that torch 2.14 deprecates.
-_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+_WARNINGS = (
+    # Lightning's own pytree helper calls a torch API that torch 2.14 deprecates.
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # With `srun` on the PATH, Lightning's SLURM detection (which it runs on every fit, for
+    # its checkpoint lookup too) hints at srun in any process not started by srun. Runs here
+    # reach SLURM through the submitit launcher, which starts them the right way.
+    r"The `srun` command is available on your system but is not used",
+    # A run resumed in place writes into its own checkpoints/ folder, as it should.
+    r"Checkpoint directory .* exists and is not empty",
+    # The loader is resumable mid-epoch, by the checkpoint's step count rather than by
+    # Lightning's state_dict protocol (`StepChunks.skip_first`).
+    r"You're resuming from a checkpoint that ended before the epoch ended",
+)
 
 
 class _DropMessages(logging.Filter):

@@ -45,6 +45,12 @@ class StepProgressBar(TQDMProgressBar):
     def init_test_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
 
+    def on_train_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        super().on_train_start(trainer, *args)
+        # a run resumed mid-epoch gets no epoch start: its epoch began before the checkpoint
+        done = getattr(trainer.datamodule, "resume_within_epoch", 0) if trainer.datamodule else 0
+        self._first_step = trainer.global_step - done
+
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
         super().on_train_epoch_start(trainer, *args)
         self._first_step = trainer.global_step
