@@ -161,10 +161,12 @@ def test_download_without_network_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+FOREVER = ["trainer.max_epochs=100000", "hydra.run.dir=run"]
+
+
 def test_ctrl_c_is_one_line_and_keeps_the_record(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "research.train", *TINY, "callbacks=default"]
-        + ["trainer.max_epochs=100000", "hydra.run.dir=run"],
+        [sys.executable, "-m", "research.train", *TINY, "callbacks=default", *FOREVER],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
