@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
 from research.config.errors import ConfigError
 from research.data.base import InMemoryDataModule
@@ -157,6 +157,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         logger=loggers,
         plugins=[AtomicCheckpointIO()],
         gradient_clip_val=None,  # the module clips: its optimization is manual
+        # Lightning would add its own ModelCheckpoint, writing a file every epoch;
+        # checkpoints/last.ckpt comes from the callbacks config (`LastCheckpoint`)
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
