@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from research.report.analysis import Analysis, analyze
-from research.report.discover import Study, discover
+from research.report.discover import RunRef, Study, discover
 from research.report.errors import ReportError
 from research.report.grouping import group_runs
 from research.report.load import Run, load_runs
 from research.report.metrics import metric_label
+
+if TYPE_CHECKING:
+    from research.report.figures import FigureFile
 
 
 @dataclass
@@ -27,12 +31,14 @@ class Options:
     title: str | None = None
     wandb_entity: str | None = None
     wandb_project: str | None = None
+    refs: Sequence[RunRef] | None = None  # the runs already found (one sweep of several)
 
 
 @dataclass
 class Outputs:
     analysis: Analysis
     files: list[Path] = field(default_factory=list)
+    figures: list[FigureFile] = field(default_factory=list)
 
 
 def check_metric(runs: Sequence[Run], metric: str) -> None:
@@ -121,7 +127,8 @@ def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:
 
 def compare(options: Options) -> tuple[list[Run], Analysis]:
     """All the numbers of the report, no figures or files: discover, load, group, analyse."""
-    runs = load_runs(discover(options.inputs, options.studies), options.metric)
+    refs = options.refs if options.refs is not None else discover(options.inputs, options.studies)
+    runs = load_runs(refs, options.metric)
     check_metric(runs, options.metric)
     grouping = group_runs(runs, options.group_by)
     return runs, analyze(grouping, options.metric, options.target, options.higher_is_better)
@@ -178,4 +185,4 @@ def build(options: Options) -> Outputs:
         )
         (out / "wandb_report.json").write_text(to_json(report), encoding="utf-8")
         files.append(out / "wandb_report.json")
-    return Outputs(analysis, files)
+    return Outputs(analysis, files, [f for figs in [*per_task, profile_figures] for f in figs])

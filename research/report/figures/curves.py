@@ -49,7 +49,7 @@ def _panel(
             ax.fill_between(band.x, band.low, band.high, color=color, alpha=0.2, linewidth=0)
             drawn = True
         for run in g.group.runs:
-            series = run.series(metric)
+            series = run.series(metric, by)
             if run.status == "completed" or series is None or not series.values.size:
                 continue
             x = getattr(series, by)
