@@ -141,9 +141,10 @@ def not_compared_section(analysis: Analysis, task: TaskStats) -> str:
     counts = Counter(r.status for g in missing for r in g.group.runs)
     return "\n".join(
         [
-            f"<h3>Without a completed run ({len(missing)} groups: "
+            f"<h3>Without a completed run: {len(missing)} group{'s' if len(missing) > 1 else ''} "
+            "(runs: "
             + esc(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]))
-            + " runs)</h3>",
+            + ")</h3>",
             "<p>Not in the comparison above; every run is listed under "
             '<a href="#runs">all runs</a>.</p>',
             table(

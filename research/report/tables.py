@@ -181,7 +181,7 @@ def not_compared_sentence(task: TaskStats, limit: int = 5) -> str:
     if len(missing) > limit:
         counts = Counter(s for g in missing for s in g.status_counts.elements())
         statuses = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-        return f"{len(missing)} groups have no completed run ({statuses} runs): see runs.csv."
+        return f"{len(missing)} groups have no completed run (runs: {statuses}): see runs.csv."
     return (
         "Not compared (no completed run): "
         + "; ".join(f"{g.label}: {status_text(g)}" for g in missing)
