@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from research.report.analysis import GroupStats, TaskStats
@@ -271,15 +271,17 @@ def beta_scatter(task: TaskStats, metric: str, group_keys: Sequence[str], higher
                     label="best",
                     zorder=4,
                 )
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.set_major_formatter(FuncFormatter(_one_minus))
             ax.set_xscale("log")
             ax.set_yscale("log")
+            for axis in (ax.xaxis, ax.yaxis):  # after the scale, which sets its own
+                axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                axis.set_major_formatter(FuncFormatter(_one_minus))
+                axis.set_minor_formatter(NullFormatter())
             ax.invert_xaxis()
             ax.set_xlabel("β₁ (first-moment decay; log scale of 1 - β₁)")
             ax.set_title(f"{name}: {len(members)} sampled")
             if stopped or best:
-                ax.legend(loc="lower left")
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
         axes[0].invert_yaxis()
         axes[0].set_ylabel("β₂ (log scale of 1 - β₂)")
         fig.colorbar(image, ax=list(axes), label=f"final {metric_label(metric)}")
