@@ -182,15 +182,21 @@ def test_sweeps_are_reported_apart_unless_pooled(
     assert main([str(tmp_path / "multirun"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "2 sweeps, each reported apart (--pool merges them)" in printed
-    for sweep, folder, n in ((first, "10-00-00", 10), (second, "11-00-00", 2)):
+    for sweep, folder, n in (
+        (first, "2026-11-30_10-00-00", 10),
+        (second, "2026-11-30_11-00-00", 2),
+    ):
         rows = read_csv(out / folder / "runs.csv")
         assert len(rows) == n and all(r["path"].startswith(str(sweep)) for r in rows)
     index = (out / "report.html").read_text()
-    assert '<a href="10-00-00/report.html">' in index and '<a href="11-00-00/report.html">' in index
+    assert '<a href="2026-11-30_10-00-00/report.html">' in index
+    assert '<a href="2026-11-30_11-00-00/report.html">' in index
     assert "--pool" in index
     pooled = tmp_path / "pooled"
     assert main([str(tmp_path / "multirun"), "--pool", "--out", str(pooled)]) == 0
-    assert len(read_csv(pooled / "runs.csv")) == 12 and not (pooled / "10-00-00").exists()
+    assert (
+        len(read_csv(pooled / "runs.csv")) == 12 and not (pooled / "2026-11-30_10-00-00").exists()
+    )
 
 
 def test_groups_without_a_completed_run_are_listed_apart(tmp_path: Path) -> None:
@@ -294,6 +300,6 @@ def test_sweep_index_and_reports_render_in_a_browser(tmp_path: Path) -> None:
         str(tmp_path / "multirun" / "2026-11-30" / "10-00-00"),
     ]
     assert [t["rows"] for t in index["tables"]] == [1, 1]
-    sub = seen_in_browser(out / "11-00-00" / "report.html", tmp_path / "browser")
+    sub = seen_in_browser(out / "2026-11-30_11-00-00" / "report.html", tmp_path / "browser")
     assert {"Learning curves", "Final validation accuracy"} <= {i["alt"] for i in sub["images"]}
     assert "Without a completed run: 1 group (runs: 1 diverged)" in sub["headings"]

@@ -134,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         refs = discover(options.inputs, options.studies)
-        sweeps = [Sweep("all runs", "", tuple(refs))] if args.pool else split_sweeps(refs)
+        sweeps = (
+            [Sweep("all runs", "", tuple(refs))] if args.pool else split_sweeps(refs, args.inputs)
+        )
         built = []
         for sweep in sweeps:
             settings = experiment_settings(sweep.refs)

@@ -36,22 +36,26 @@ def sweep_dir(path: Path) -> Path | None:
 def _key(ref: RunRef) -> str:
     if ref.study is not None:
         return f"study {ref.study.name}"
-    sweep = sweep_dir(ref.path) if ref.path is not None else None
+    sweep = sweep_dir(ref.path.resolve()) if ref.path is not None else None
     return str(sweep) if sweep is not None else SINGLE_RUNS
 
 
-def _folder_names(keys: Sequence[str]) -> dict[str, str]:
-    """Short, unique folder names: sweep folders relative to the folder they all share
-    ('2026-11-30_12-00-00'), 'study-NAME', 'single-runs'."""
-    paths = [k for k in keys if k != SINGLE_RUNS and not k.startswith("study ")]
-    common = os.path.commonpath(paths) if len(paths) > 1 else ""
+def _relative(sweep: str, roots: Sequence[Path]) -> str:
+    """A sweep folder's path below the folder given on the command line that holds it
+    ('2026-11-30/12-00-00' under multirun/), or its own name."""
+    for root in roots:
+        relative = os.path.relpath(sweep, root.resolve())
+        if relative != "." and not relative.startswith(".."):
+            return relative
+    return os.path.basename(sweep)
+
+
+def _folder_names(keys: Sequence[str], roots: Sequence[Path]) -> dict[str, str]:
+    """Unique folder names: '2026-11-30_12-00-00', 'study-NAME', 'single-runs'."""
     names: dict[str, str] = {}
     for key in keys:
-        if key in paths:
-            relative = os.path.relpath(key, common) if common else os.path.basename(key)
-            raw = "_".join(Path(relative).parts)
-        else:
-            raw = key.replace(" ", "-")
+        is_folder = key != SINGLE_RUNS and not key.startswith("study ")
+        raw = "_".join(Path(_relative(key, roots)).parts) if is_folder else key.replace(" ", "-")
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-.") or "sweep"
         while name in names.values():
             name += "_"
@@ -59,10 +63,19 @@ def _folder_names(keys: Sequence[str]) -> dict[str, str]:
     return names
 
 
-def split_sweeps(refs: Sequence[RunRef]) -> list[Sweep]:
-    """The runs by sweep, sweeps in the order of their first run."""
+def split_sweeps(refs: Sequence[RunRef], roots: Sequence[Path] = ()) -> list[Sweep]:
+    """The runs by sweep, sweeps in the order of their first run; `roots` are the folders
+    given on the command line, which the sub-report folders are named relative to."""
     parts: dict[str, list[RunRef]] = {}
     for ref in refs:
         parts.setdefault(_key(ref), []).append(ref)
-    folders = _folder_names(list(parts))
-    return [Sweep(key, folders[key], tuple(members)) for key, members in parts.items()]
+    folders = _folder_names(list(parts), roots)
+    return [Sweep(_shown(key), folders[key], tuple(members)) for key, members in parts.items()]
+
+
+def _shown(key: str) -> str:
+    """A sweep folder as the user would type it: relative to the working folder if below it."""
+    if not os.path.isabs(key):
+        return key
+    relative = os.path.relpath(key)
+    return key if relative.startswith("..") else relative
