@@ -227,7 +227,7 @@ def test_groups_without_a_completed_run_are_listed_apart(tmp_path: Path) -> None
 
 
 def test_beta_scatter_draws_every_sampled_point(tmp_path: Path) -> None:
-    from research.report.figures.search import beta_scatter
+    from research.report.figures.beta_scatter import beta_scatter
 
     runs = [
         {"target": ADAM, "lr": 1e-3, "betas": (0.5 + i / 40, 0.9 + i / 200), "acc": 0.5 + i / 50}

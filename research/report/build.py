@@ -52,10 +52,10 @@ def check_metric(runs: Sequence[Run], metric: str) -> None:
 
 def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:
     from research.report.figures import save
+    from research.report.figures.beta_scatter import beta_scatter
     from research.report.figures.curves import final_values, learning_curves, left_out
     from research.report.figures.search import (
         beta_heatmap,
-        beta_scatter,
         betas,
         find_key,
         is_continuous,
