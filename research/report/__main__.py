@@ -16,8 +16,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from research.report.errors import ReportError
+
+if TYPE_CHECKING:
+    from research.report.build import Options, Outputs
+    from research.report.sweeps import Sweep
 
 EPILOG = """examples:
   python -m research.report multirun/2026-11-21/12-00-00 --out report/
@@ -95,6 +100,29 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_each_sweep(options: Options, given: set[str], pool: bool) -> list[tuple[Sweep, Outputs]]:
+    """One report per sweep, each with the settings of the experiment that made it, under
+    OUT/<sweep>/ when there are several; one report of all runs with `pool`."""
+    from research.report.build import build
+    from research.report.discover import discover
+    from research.report.metrics import metric_label
+    from research.report.settings import experiment_settings, with_settings
+    from research.report.sweeps import Sweep, split_sweeps
+
+    refs = discover(options.inputs, options.studies)
+    sweeps = [Sweep("all runs", "", tuple(refs))] if pool else split_sweeps(refs, options.inputs)
+    built = []
+    for sweep in sweeps:
+        one = with_settings(
+            replace(options, refs=sweep.refs), given, experiment_settings(sweep.refs)
+        )
+        if len(sweeps) > 1:
+            title = one.title or f"{sweep.name}: {metric_label(one.metric, unit=False)}"
+            one = replace(one, out=options.out / sweep.folder, title=title)
+        built.append((sweep, build(one)))
+    return built
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not args.inputs and not args.study:
@@ -103,11 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--wandb-entity and --wandb-project go together")
     if args.publish and not args.wandb_project:
         parser().error("--publish needs --wandb-entity and --wandb-project")
-    from research.report.build import Options, build
-    from research.report.discover import Study, discover
-    from research.report.metrics import metric_label
-    from research.report.settings import experiment_settings, key_list, with_settings
-    from research.report.sweeps import Sweep, split_sweeps
+    from research.report.build import Options
+    from research.report.discover import Study
+    from research.report.settings import key_list
 
     given = {
         name
@@ -133,18 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wandb_project=args.wandb_project,
     )
     try:
-        refs = discover(options.inputs, options.studies)
-        sweeps = (
-            [Sweep("all runs", "", tuple(refs))] if args.pool else split_sweeps(refs, args.inputs)
-        )
-        built = []
-        for sweep in sweeps:
-            settings = experiment_settings(sweep.refs)
-            one = with_settings(replace(options, refs=sweep.refs), given, settings)
-            if len(sweeps) > 1:
-                title = one.title or f"{sweep.name}: {metric_label(one.metric, unit=False)}"
-                one = replace(one, out=args.out / sweep.folder, title=title)
-            built.append((sweep, build(one)))
+        built = build_each_sweep(options, given, args.pool)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

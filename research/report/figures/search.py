@@ -87,8 +87,13 @@ def lr_sensitivity(
             for g in members:
                 lr = float(g.group.settings[lr_key])
                 values = [v for v in g.final_values if v is not None]
-                dots = group_color(colors, g.label) if connect else color
-                ax.scatter([lr] * len(values), values, s=12, color=dots, alpha=0.45)
+                ax.scatter(
+                    [lr] * len(values),
+                    values,
+                    s=12 if connect else 36,
+                    color=group_color(colors, g.label),
+                    alpha=0.45 if connect else 0.9,
+                )
                 for run in g.group.runs:
                     if run.status != "completed":
                         ax.plot(
@@ -120,10 +125,12 @@ def lr_sensitivity(
         ax.set_xlabel("learning rate (log scale)")
         ax.set_ylabel(f"final {metric_label(metric)}")
         omitted = f"; one learning rate only, not shown: {', '.join(left_out)}" if left_out else ""
-        ax.set_title(
-            "sensitivity to the learning rate (lines: mean and 95% CI over seeds)" + omitted,
-            wrap=True,
+        shown = (
+            "lines: mean and 95% CI over seeds"
+            if connect
+            else "each point a seed of a sampled configuration, in its group's colour"
         )
+        ax.set_title(f"sensitivity to the learning rate ({shown}){omitted}", wrap=True)
         ax.legend(loc="best")
     return fig
 
