@@ -148,6 +148,25 @@ def test_one_colour_per_group_in_every_figure(tmp_path: Path) -> None:
     assert again == colors  # the same runs, the same colours
 
 
+def test_performance_profile_uses_the_groups_colours(tmp_path: Path) -> None:
+    from research.report.figures.profile import performance_profile
+
+    runs = [
+        {"target": t, "lr": 0.01, "data": d, "acc": acc}
+        for d in ("x.Digits", "x.MNIST1D")
+        for t, acc in ((ADAM, 0.9), (SGD, 0.7), (AMSGRAD, 0.8))
+    ]
+    write_sweep(tmp_path / "tasks", runs)
+    _, analysis = compare(Options([tmp_path / "tasks"], tmp_path, target=0.3))
+    assert analysis.profile is not None and len(analysis.tasks) == 2
+    colors = report_palette(analysis)
+    drawn = colours_drawn(performance_profile(analysis.profile, colors))
+    assert {label.split(" (score")[0]: c for label, c in drawn.items()} == {
+        name: colors[name] for name in ("Adam", "SGD", "AMSGrad")
+    }
+    assert len(set(drawn.values())) == 3
+
+
 def test_sensitivity_plot_only_where_the_learning_rate_varied(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
