@@ -12,11 +12,16 @@ def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def run_summary(record: Mapping[str, Any], results_path: Path) -> str:
     """A few lines: status, epochs and time, final and best val/*, test/*, where the record is."""
     lines = [
-        f"{record['status']} in {record['wall_time_s']:.1f} s: {record['epochs']} epochs, "
-        f"{record['global_step']} steps" + (f" ({record['reason']})" if record["reason"] else "")
+        f"{record['status']} in {record['wall_time_s']:.1f} s: "
+        f"{_count(record['epochs'], 'epoch')}, {_count(record['global_step'], 'step')}"
+        + (f" ({record['reason']})" if record["reason"] else "")
     ]
     final, best = record["final"], record["best"]
     for name in sorted(k for k in final if k.startswith("val/")):

@@ -9,8 +9,13 @@ from __future__ import annotations
 import logging
 import warnings
 
-# Lightning advertises its cloud products on every Trainer built.
-_LIGHTNING_TIPS = ("💡 Tip:",)
+_LIGHTNING_NOTICES = (
+    "💡 Tip:",  # Lightning advertises its cloud products on every Trainer built
+    "GPU available:",  # the accelerator is in the config; a GPU left unused gets a warning
+    "TPU available:",
+    "`Trainer.fit` stopped:",  # the run's summary says how it ended
+    "Loading `train_dataloader` to estimate",
+)
 _WARNINGS = (
     # Lightning's own pytree helper calls a torch API that torch 2.14 deprecates.
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
@@ -35,14 +40,14 @@ class _DropMessages(logging.Filter):
         return not str(record.msg).startswith(self.prefixes)
 
 
-_TIP_FILTER = _DropMessages(_LIGHTNING_TIPS)
+_NOTICE_FILTER = _DropMessages(_LIGHTNING_NOTICES)
 
 
 def silence_library_notices() -> None:
     """Install the filters (idempotent: a multirun calls this once per job)."""
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
         logger = logging.getLogger(name)
-        if _TIP_FILTER not in logger.filters:
-            logger.addFilter(_TIP_FILTER)
+        if _NOTICE_FILTER not in logger.filters:
+            logger.addFilter(_NOTICE_FILTER)
     for message in _WARNINGS:
         warnings.filterwarnings("ignore", message=message)
