@@ -6,13 +6,25 @@ has been checked, so `--help`, `--cfg job` and a bad override answer at once.
 
 from __future__ import annotations
 
+import shutil
+import signal
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from research.config.checks import validate
 from research.config.errors import ConfigError
+from research.training.signals import interruption_in
+
+HYDRA_FILES = {".hydra", "train.log"}
+
+
+def discard_unused_run_folder(output_dir: Path) -> None:
+    """A run stopped before it trained leaves no folder that a report would count as a run."""
+    if output_dir.is_dir() and {p.name for p in output_dir.iterdir()} <= HYDRA_FILES:
+        shutil.rmtree(output_dir, ignore_errors=True)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -20,16 +32,30 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    single_run = HydraConfig.get().mode == RunMode.RUN
     try:
         validate(cfg)
         from research.training.pipeline import train
 
         return train(cfg)
     except ConfigError as error:
-        if HydraConfig.get().mode != RunMode.RUN:
+        if not single_run:
             raise  # a sweeper records it against this job and carries on
+        discard_unused_run_folder(Path(cfg.paths.output_dir))
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except (Exception, KeyboardInterrupt) as error:
+        interruption = interruption_in(error)
+        if not single_run or (interruption is None and not isinstance(error, KeyboardInterrupt)):
+            raise
+        signum = interruption.signum if interruption else signal.SIGINT
+        print(
+            f"interrupted by {signal.Signals(signum).name}: the run's record and last checkpoint "
+            f"are in {cfg.paths.output_dir}; continue it with ckpt_path=last "
+            f"hydra.run.dir={cfg.paths.output_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signum)
 
 
 if __name__ == "__main__":

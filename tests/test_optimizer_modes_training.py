@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import research.optim as ro
-import research.training.module
+import research.training.optimizer_modes
 from research.tracking.results import read_results
 from research.training.pipeline import build_model, train
 from tests.conftest import TINY
@@ -118,7 +118,7 @@ def test_without_the_switch_validation_would_see_the_training_point(
     make_cfg: MakeCfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train(make_cfg(*TINY, *SF, output_dir=tmp_path / "switched"))
-    monkeypatch.setattr(research.training.module, "set_mode", lambda *args, **kwargs: False)
+    monkeypatch.setattr(research.training.optimizer_modes, "set_mode", lambda *a, **k: False)
     train(make_cfg(*TINY, *SF, output_dir=tmp_path / "unswitched"))
     switched = read_results(tmp_path / "switched")["history"]
     unswitched = read_results(tmp_path / "unswitched")["history"]
@@ -156,6 +156,35 @@ def test_resume_continues_exactly_as_the_uninterrupted_run(
     assert b["epochs"] == 4 and b["global_step"] == a["global_step"]
     assert b["final"] == a["final"]
     assert _metrics(b) == _metrics(a)
+
+
+def test_checkpoints_mid_training_change_nothing(make_cfg: MakeCfg, tmp_path: Path) -> None:
+    """A checkpoint at every chunk (in the middle of training, at y) writes x and the exact y,
+    and training goes on from y: the run is the same as one without checkpoints."""
+    settings = [*TINY, *SF, "steps_per_batch=8", "trainer.max_epochs=2"]
+    train(make_cfg(*settings, output_dir=tmp_path / "none"))
+    every = [*WITH_CHECKPOINTS, *SF, "steps_per_batch=8", "trainer.max_epochs=2"]
+    train(make_cfg(*every, "callbacks.last_checkpoint.every_s=0", output_dir=tmp_path / "every"))
+    a, b = read_results(tmp_path / "none"), read_results(tmp_path / "every")
+    assert _metrics(b) == _metrics(a)
+    assert b["final"] == a["final"]
+
+
+def test_sigterm_mid_epoch_resumes_exactly(make_cfg: MakeCfg, tmp_path: Path) -> None:
+    from research.training.signals import RunInterrupted
+    from tests.test_run_experience import SigtermAt
+
+    settings = [*TINY, *SF, "trainer.max_epochs=3", "steps_per_batch=4"]
+    train(make_cfg(*settings, output_dir=tmp_path / "whole"))
+    split = tmp_path / "split"
+    with pytest.raises(RunInterrupted, match="SIGTERM"):
+        train(make_cfg(*settings, output_dir=split), extra_callbacks=[SigtermAt(1, 3)])
+    checkpoint = torch.load(split / "checkpoints/last.ckpt", weights_only=True)
+    assert "training_point" in checkpoint  # saved mid-epoch, at y
+    train(make_cfg(*settings, "ckpt_path=last", output_dir=split))
+    a, b = read_results(tmp_path / "whole"), read_results(split)
+    assert b["global_step"] == a["global_step"]
+    assert b["final"] == a["final"] and _metrics(b) == _metrics(a)
 
 
 @pytest.mark.parametrize("name", ["radam", "adafactor", "lion", "muon", "prodigy", "lamb"])

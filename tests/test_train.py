@@ -106,12 +106,16 @@ class EpochMetricsSeen(pl.Callback):
         )
 
 
-def test_training_epoch_metrics_reach_callbacks_and_loggers(make_cfg: MakeCfg) -> None:
+def test_training_epoch_metrics_reach_callbacks_and_loggers(
+    make_cfg: MakeCfg, tmp_path: Path
+) -> None:
     cfg = make_cfg(
         *(o for o in TINY if not o.startswith("callbacks=")),
         "trainer.max_epochs=3",
-        "callbacks.model_checkpoint.monitor=train/loss_epoch",
-        "+callbacks.model_checkpoint.mode=min",
+        "+callbacks.best_checkpoint._target_=pytorch_lightning.callbacks.ModelCheckpoint",
+        f"+callbacks.best_checkpoint.dirpath={tmp_path / 'best'}",
+        "+callbacks.best_checkpoint.monitor=train/loss_epoch",
+        "+callbacks.best_checkpoint.mode=min",
     )
     seen = EpochMetricsSeen()
     train(cfg, extra_callbacks=[seen])
@@ -127,7 +131,7 @@ def test_training_epoch_metrics_reach_callbacks_and_loggers(make_cfg: MakeCfg) -
     ]
     assert seen.seen == logged == history and len(logged) == 3
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
-    assert (out / "checkpoints" / "last.ckpt").is_file()  # the monitor found its metric
+    assert list((tmp_path / "best").glob("*.ckpt")), "the monitor found its metric"
 
 
 def test_progress_bar_can_be_switched_off_with_the_default_callbacks(make_cfg: MakeCfg) -> None:

@@ -73,6 +73,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.seed = seed
         self.shuffle = shuffle  # False keeps the stored order: an online problem's sequence
         self.steps_per_batch = steps_per_batch
+        # set by a run resumed from a mid-epoch checkpoint: the mini-batches of its epoch done
+        self.resume_within_epoch = 0
         self._splits: Splits | None = None
 
     @abstractmethod
@@ -110,7 +112,7 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> StepChunks:
         loader = self._loader(self.splits.train, self.batch_size, train=True)
-        return StepChunks(loader, self._chunk_steps())
+        return StepChunks(loader, self._chunk_steps(), skip_first=self.resume_within_epoch)
 
     def _chunk_steps(self) -> int:
         """`steps_per_batch`, or 1 where Lightning would count the chunks themselves: under

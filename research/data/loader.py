@@ -102,11 +102,16 @@ class TensorBatchLoader:
 
 class StepChunks:
     """A batch loader's batches, `steps` consecutive ones at a time (the last chunk may be
-    shorter): the same batches in the same order, one optimizer step each."""
+    shorter): the same batches in the same order, one optimizer step each.
 
-    def __init__(self, loader: TensorBatchLoader, steps: int) -> None:
+    `skip_first` mini-batches are left out of the first epoch iterated: those a run resumed
+    from a mid-epoch checkpoint has already trained on (Lightning restarts that epoch's loader
+    from its start, and counts the chunks already done)."""
+
+    def __init__(self, loader: TensorBatchLoader, steps: int, skip_first: int = 0) -> None:
         self.loader = loader
         self.steps = steps
+        self.skip_first = skip_first
         self.sampler = loader.sampler  # Lightning calls `sampler.set_epoch` through this
         self.batch_sampler = None  # ...and inspects this, as on a torch DataLoader
 
@@ -114,6 +119,7 @@ class StepChunks:
         return math.ceil(len(self.loader) / self.steps)
 
     def __iter__(self) -> Iterator[list[Batch]]:
-        batches = iter(self.loader)
+        batches = islice(self.loader, self.skip_first, None)
+        self.skip_first = 0
         while chunk := list(islice(batches, self.steps)):
             yield chunk

@@ -43,17 +43,28 @@ class TorchvisionDataModule(InMemoryDataModule):
         dataset_class = getattr(torchvision.datasets, class_name)
         try:
             dataset = dataset_class(str(self.data_dir), train=train, download=self.download)
-        except RuntimeError as error:
-            if "not found" not in str(error).lower():
-                raise
-            raise DatasetNotFoundError(
-                f"{class_name} not found in {self.data_dir.resolve()}: "
-                f"run once with data.download=true (needs network) "
-                f"or set paths.data_dir to a folder that has it"
-            ) from None
+        except (OSError, RuntimeError) as error:  # OSError: urllib's URLError (no network)
+            raise self._not_available(class_name, error) from None
         images = torch.as_tensor(np.asarray(dataset.data))
         images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
         return Split(images.float().div_(255.0), torch.as_tensor(dataset.targets).long())
+
+    def _not_available(self, class_name: str, error: Exception) -> Exception:
+        """One line for the two ways a user meets a missing dataset; other errors as they are."""
+        where = self.data_dir.resolve()
+        if isinstance(error, OSError) or "download" in str(error).lower():
+            first_line = str(error).strip().splitlines()[0]
+            return DatasetNotFoundError(
+                f"{class_name} could not be downloaded into {where} ({first_line.rstrip(':')}, "
+                "no network?): put its files there in torchvision's layout, or set "
+                "paths.data_dir to a folder that has them"
+            )
+        if "not found" in str(error).lower():
+            return DatasetNotFoundError(
+                f"{class_name} not found in {where}: run once with data.download=true "
+                "(needs network) or set paths.data_dir to a folder that has it"
+            )
+        return error
 
     def load_splits(self) -> Splits:
         train, test = self._read(train=True), self._read(train=False)

@@ -1,5 +1,8 @@
 """`python -m research.report RUN_OR_SWEEP_DIR... --out report/`: see `--help`.
 
+Each sweep (multirun folder, Optuna study; loose single runs count as one) is reported on its
+own, under OUT/<sweep>/ with an index in OUT/report.html, unless `--pool` merges them.
+
 Settings the command line leaves out come from the `report:` node of the experiment that made
 the runs, then from the defaults below. Exit codes: 0 written; 1 written but not published to
 W&B; 2 bad input (one line on stderr naming what is wrong and what is allowed).
@@ -11,12 +14,20 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from research.report.errors import ReportError
 
+if TYPE_CHECKING:
+    from research.report.build import Options, Outputs
+    from research.report.sweeps import Sweep
+
 EPILOG = """examples:
   python -m research.report multirun/2026-11-21/12-00-00 --out report/
+  python -m research.report multirun/ --out report/          # one sub-report per sweep
+  python -m research.report multirun/ --pool --out report/   # all sweeps as one comparison
   python -m research.report multirun/ outputs/ --metric val/loss --target 0.2 --out report/
   python -m research.report --study sqlite:///optuna.db adam_betas_lr --out report/
   python -m research.report multirun/ --out report/ --wandb-entity me --wandb-project opt
@@ -72,6 +83,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_false",
         help="lower metric is better (default otherwise)",
     )
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="compare the runs of all sweeps as one experiment (default: one report per "
+        "sweep, with an index in OUT/report.html)",
+    )
     p.add_argument("--title", help="report title")
     p.add_argument("--wandb-entity", help="W&B entity for wandb_report.json")
     p.add_argument("--wandb-project", help="W&B project for wandb_report.json")
@@ -83,6 +100,29 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_each_sweep(options: Options, given: set[str], pool: bool) -> list[tuple[Sweep, Outputs]]:
+    """One report per sweep, each with the settings of the experiment that made it, under
+    OUT/<sweep>/ when there are several; one report of all runs with `pool`."""
+    from research.report.build import build
+    from research.report.discover import discover
+    from research.report.metrics import metric_label
+    from research.report.settings import experiment_settings, with_settings
+    from research.report.sweeps import Sweep, split_sweeps
+
+    refs = discover(options.inputs, options.studies)
+    sweeps = [Sweep("all runs", "", tuple(refs))] if pool else split_sweeps(refs, options.inputs)
+    built = []
+    for sweep in sweeps:
+        one = with_settings(
+            replace(options, refs=sweep.refs), given, experiment_settings(sweep.refs)
+        )
+        if len(sweeps) > 1:
+            title = one.title or f"{sweep.name}: {metric_label(one.metric, unit=False)}"
+            one = replace(one, out=options.out / sweep.folder, title=title)
+        built.append((sweep, build(one)))
+    return built
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not args.inputs and not args.study:
@@ -91,9 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--wandb-entity and --wandb-project go together")
     if args.publish and not args.wandb_project:
         parser().error("--publish needs --wandb-entity and --wandb-project")
-    from research.report.build import Options, build
-    from research.report.discover import Study, discover
-    from research.report.settings import experiment_settings, key_list, with_settings
+    from research.report.build import Options
+    from research.report.discover import Study
+    from research.report.settings import key_list
 
     given = {
         name
@@ -119,26 +159,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         wandb_project=args.wandb_project,
     )
     try:
-        settings = experiment_settings(discover(options.inputs, options.studies))
-        options = with_settings(options, given, settings)
-        outputs = build(options)
+        built = build_each_sweep(options, given, args.pool)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    analysis = outputs.analysis
-    counts = Counter(r.status for r in analysis.runs)
-    print(
-        f"{len(analysis.runs)} runs ({', '.join(f'{n} {s}' for s, n in counts.items())}) in "
-        f"{len(analysis.tasks)} task(s); wrote {args.out / 'report.html'} and "
-        f"{len(outputs.files) - 1} more files"
-    )
-    if any(r.wandb_ids for r in analysis.runs):
+    for sweep, outputs in built:
+        counts = Counter(r.status for r in outputs.analysis.runs)
+        where = outputs.files[0].parent
+        print(
+            f"{sweep.name + ': ' if len(built) > 1 else ''}{len(outputs.analysis.runs)} runs "
+            f"({', '.join(f'{n} {s}' for s, n in counts.items())}) in "
+            f"{len(outputs.analysis.tasks)} task(s); wrote {where / 'report.html'} and "
+            f"{len(outputs.files) - 1} more files"
+        )
+    if len(built) > 1:
+        from research.report.index import render_index
+
+        index = args.out / "report.html"
+        index.write_text(render_index(built, args.title or "Sweeps"), encoding="utf-8")
+        print(f"wrote {index}: {len(built)} sweeps, each reported apart (--pool merges them)")
+    if any(r.wandb_ids for _, outputs in built for r in outputs.analysis.runs):
         print("offline W&B runs found: upload them with scripts/wandb_sync.sh FOLDER")
     if args.publish:
         from research.report.wandb_spec import PublishError, publish
 
         try:
-            print(f"published: {publish(args.out / 'wandb_report.json')}")
+            for _, outputs in built:
+                print(f"published: {publish(outputs.files[0].parent / 'wandb_report.json')}")
         except PublishError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

@@ -213,7 +213,7 @@ def analyze(
 def curve_band(runs: Sequence[Run], metric: str, by: str = "steps") -> CurveBand | None:
     """Aggregate one metric of the runs (completed ones, chosen by the caller) along steps or
     epochs; runs missing a point (stopped earlier) are left out of that point only."""
-    curves = [s for s in (r.series(metric) for r in runs) if s is not None and s.values.size]
+    curves = [s for s in (r.series(metric, by) for r in runs) if s is not None and s.values.size]
     if not curves:
         return None
     xs = [getattr(s, by) for s in curves]

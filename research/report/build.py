@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from research.report.analysis import Analysis, TaskStats, analyze
-from research.report.discover import Study, discover
+from research.report.analysis import Analysis, analyze
+from research.report.discover import RunRef, Study, discover
 from research.report.errors import ReportError
-from research.report.grouping import MISSING, group_runs
+from research.report.grouping import group_runs
 from research.report.load import Run, load_runs
 from research.report.metrics import metric_label
+
+if TYPE_CHECKING:
+    from research.report.figures import FigureFile
 
 
 @dataclass
@@ -27,12 +31,14 @@ class Options:
     title: str | None = None
     wandb_entity: str | None = None
     wandb_project: str | None = None
+    refs: Sequence[RunRef] | None = None  # the runs already found (one sweep of several)
 
 
 @dataclass
 class Outputs:
     analysis: Analysis
     files: list[Path] = field(default_factory=list)
+    figures: list[FigureFile] = field(default_factory=list)
 
 
 def check_metric(runs: Sequence[Run], metric: str) -> None:
@@ -44,20 +50,18 @@ def check_metric(runs: Sequence[Run], metric: str) -> None:
         )
 
 
-def _distinct(task: TaskStats, key: str) -> int:
-    return len(
-        {
-            g.group.settings.get(key)
-            for g in task.groups
-            if g.group.settings.get(key, MISSING) is not MISSING
-        }
-    )
-
-
 def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:
     from research.report.figures import save
-    from research.report.figures.curves import final_values, learning_curves
-    from research.report.figures.search import beta_heatmap, betas, find_key, lr_sensitivity
+    from research.report.figures.beta_scatter import beta_scatter
+    from research.report.figures.curves import final_values, learning_curves, left_out
+    from research.report.figures.search import (
+        beta_heatmap,
+        betas,
+        find_key,
+        is_continuous,
+        lr_sensitivity,
+        sensitivity_families,
+    )
 
     keys = analysis.grouping.group_keys
     lr_key = find_key(keys, "lr", "learning_rate")
@@ -72,7 +76,7 @@ def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:
                 f"learning_curves{suffix}",
                 "Learning curves",
                 f"Training loss and {name} by optimizer step (left) and by epoch (right); "
-                "mean over completed seeds, shaded 95% bootstrap CI.",
+                f"mean over completed seeds, shaded 95% bootstrap CI{left_out(task)}.",
             ),
             save(
                 final_values(task, analysis.metric, colors),
@@ -82,18 +86,31 @@ def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:
                 "Mean and 95% bootstrap CI per group; dots are seeds; ★ marks the best group.",
             ),
         ]
-        if lr_key and _distinct(task, lr_key) > 1:
+        if lr_key and sensitivity_families(task, keys, lr_key)[0]:
             figures.append(
                 save(
-                    lr_sensitivity(task, analysis.metric, keys, lr_key),
+                    lr_sensitivity(task, analysis.metric, keys, lr_key, colors),
                     out,
                     f"lr_sensitivity{suffix}",
                     "Learning-rate sensitivity",
-                    f"Final {name} against the learning rate; x marks runs that did not complete.",
+                    f"Final {name} against the learning rate, for the optimizers run at "
+                    "several; x marks runs that did not complete.",
                 )
             )
-        pairs = {betas(g.group.settings, keys) for g in task.groups if g.final.n} - {None}
-        if len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
+        sampled = [(b, g) for g in task.groups if (b := betas(g.group.settings, keys))]
+        pairs = [b for b, g in sampled if g.final.n]
+        if pairs and is_continuous([b for b, _ in sampled]):
+            figures.append(
+                save(
+                    beta_scatter(task, analysis.metric, keys, analysis.higher_is_better),
+                    out,
+                    f"beta_scatter{suffix}",
+                    "β₁ and β₂",
+                    f"Final {name} of every sampled (β₁, β₂), mean over seeds; grey crosses: "
+                    "configurations without a completed run (pruned, failed).",
+                )
+            )
+        elif len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
             figures.append(
                 save(
                     beta_heatmap(task, analysis.metric, keys, analysis.higher_is_better),
@@ -110,7 +127,8 @@ def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:
 
 def compare(options: Options) -> tuple[list[Run], Analysis]:
     """All the numbers of the report, no figures or files: discover, load, group, analyse."""
-    runs = load_runs(discover(options.inputs, options.studies), options.metric)
+    refs = options.refs if options.refs is not None else discover(options.inputs, options.studies)
+    runs = load_runs(refs, options.metric)
     check_metric(runs, options.metric)
     grouping = group_runs(runs, options.group_by)
     return runs, analyze(grouping, options.metric, options.target, options.higher_is_better)
@@ -118,13 +136,14 @@ def compare(options: Options) -> tuple[list[Run], Analysis]:
 
 def build(options: Options) -> Outputs:
     from research.report import html, provenance, tables
-    from research.report.figures import palette, save
+    from research.report.figures import save
+    from research.report.figures.colors import report_palette
     from research.report.figures.profile import performance_profile
 
     runs, analysis = compare(options)
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    colors = palette(g.label for t in analysis.tasks for g in t.groups)
+    colors = report_palette(analysis)
     per_task = task_figures(analysis, out, colors)
     profile_figures = []
     if analysis.profile:
@@ -166,4 +185,4 @@ def build(options: Options) -> Outputs:
         )
         (out / "wandb_report.json").write_text(to_json(report), encoding="utf-8")
         files.append(out / "wandb_report.json")
-    return Outputs(analysis, files)
+    return Outputs(analysis, files, [f for figs in [*per_task, profile_figures] for f in figs])

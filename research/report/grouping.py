@@ -156,6 +156,12 @@ def label(
     return " + ".join(classes) + (f" ({', '.join(values)})" if values else "")
 
 
+def family_label(settings: dict[str, Any], keys: Sequence[str]) -> str:
+    """The optimizer a group belongs to, its hyperparameters left out: 'Adam (lr=0.01)' ->
+    'Adam'. Groups told apart by no class are one family."""
+    return label(settings, [k for k in keys if k.endswith("._target_")])
+
+
 def group_runs(runs: Sequence[Run], group_by: Sequence[str]) -> Grouping:
     settings = [run_settings(run) for run in runs]
     all_keys = sorted({k for s in settings for k in s})

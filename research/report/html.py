@@ -15,7 +15,16 @@ from research.report.grouping import format_value
 from research.report.load import STATUSES
 from research.report.metrics import metric_label
 from research.report.provenance import Source
-from research.report.tables import display_rows, headers, lead_sentence, methods_note, num, run_rows
+from research.report.tables import (
+    compared,
+    display_rows,
+    headers,
+    lead_sentence,
+    methods_note,
+    not_compared,
+    num,
+    run_rows,
+)
 
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
@@ -95,14 +104,54 @@ def task_section(
         "" if lead is None or lead.significant is None else ("good" if lead.significant else "warn")
     )
     rows = display_rows(task, analysis.target)
-    classes = ["best" if g is task.best else "" for g in task.groups]
+    classes = ["best" if g is task.best else "" for g in compared(task)]
     cells = [[esc(c) for c in row] for row in rows]
+    columns = headers(analysis)
     return "\n".join(
         [
             f'<h2 id="task-{index}">{esc(task.task.label)}</h2>',
             f'<div class="callout {tone}">{esc(lead_sentence(lead, analysis.metric))}</div>',
-            table(headers(analysis), cells, classes, numeric=range(1, len(rows[0]) - 1)),
+            table(columns, cells, classes, numeric=range(1, len(columns) - 1)),
+            not_compared_section(analysis, task),
             *(figure(f) for f in figures),
+        ]
+    )
+
+
+def not_compared_section(analysis: Analysis, task: TaskStats) -> str:
+    """Groups without a completed run (pruned trials, diverged settings), apart from the
+    results: how far their runs got and the last value they logged."""
+    missing = not_compared(task)
+    if not missing:
+        return ""
+    rows = []
+    for g in missing:
+        steps = [r.global_step for r in g.group.runs if r.global_step is not None]
+        last = [v for r in g.group.runs if (v := r.value(analysis.metric)) is not None]
+        rows.append(
+            [
+                esc(g.label),
+                " ".join(
+                    f"{g.status_counts[s]} {badge(s)}" for s in STATUSES if g.status_counts[s]
+                ),
+                str(max(steps)) if steps else "—",
+                num(last[-1]) if last else "—",
+            ]
+        )
+    counts = Counter(r.status for g in missing for r in g.group.runs)
+    return "\n".join(
+        [
+            f"<h3>Without a completed run: {len(missing)} group{'s' if len(missing) > 1 else ''} "
+            "(runs: "
+            + esc(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]))
+            + ")</h3>",
+            "<p>Not in the comparison above; every run is listed under "
+            '<a href="#runs">all runs</a>.</p>',
+            table(
+                ["group", "runs", "steps reached", f"last {analysis.metric}"],
+                rows,
+                numeric=(2, 3),
+            ),
         ]
     )
 

@@ -68,10 +68,13 @@ class Run:
             return f"trial {self.ref.trial}"
         return "/".join(self.path.parts[-3:])
 
-    def series(self, metric: str) -> Series | None:
+    def series(self, metric: str, by: str = "steps") -> Series | None:
         """The canonical curve of a metric: the per-epoch record of results.json when it has
-        the metric (its steps are exact), else the per-step log."""
-        return self.per_epoch.get(metric) or self.per_step.get(metric)
+        the metric (its steps are exact), else the per-step log; along steps, the per-step
+        log when it has more points (a run that validates every few hundred steps)."""
+        epochs, steps = self.per_epoch.get(metric), self.per_step.get(metric)
+        denser = steps is not None and (epochs is None or steps.values.size > epochs.values.size)
+        return steps if by == "steps" and denser else epochs or steps
 
     def value(self, metric: str, which: str = "final") -> float | None:
         value = (self.final if which == "final" else self.best).get(metric)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -161,10 +162,37 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def compared(task: TaskStats) -> list[GroupStats]:
+    """The groups of the results table: those with at least one completed run."""
+    return [g for g in task.groups if g.final.n]
+
+
+def not_compared(task: TaskStats) -> list[GroupStats]:
+    """Groups without a completed run (pruned trials, diverged or failed settings): listed
+    apart, not as rows of dashes in the results table."""
+    return [g for g in task.groups if not g.final.n]
+
+
+def not_compared_sentence(task: TaskStats, limit: int = 5) -> str:
+    """'Not compared (no completed run): Adam (lr=1e+37): 2 diverged.' Many are counted."""
+    missing = not_compared(task)
+    if not missing:
+        return ""
+    if len(missing) > limit:
+        counts = Counter(s for g in missing for s in g.status_counts.elements())
+        statuses = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        return f"{len(missing)} groups have no completed run (runs: {statuses}): see runs.csv."
+    return (
+        "Not compared (no completed run): "
+        + "; ".join(f"{g.label}: {status_text(g)}" for g in missing)
+        + "."
+    )
+
+
 def display_rows(task: TaskStats, target: float | None) -> list[list[str]]:
     """Group, n, final mean ± std, 95% CI, best mean ± std, [steps to target], runs."""
     rows = []
-    for g in task.groups:
+    for g in compared(task):
         row = [
             ("★ " if g is task.best else "") + g.label,
             str(g.final.n),
@@ -192,12 +220,14 @@ def markdown(analysis: Analysis) -> str:
         lines += [f"## {task.task.label}", ""]
         columns = headers(analysis)
         lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        for row, g in zip(display_rows(task, analysis.target), task.groups, strict=True):
+        for row, g in zip(display_rows(task, analysis.target), compared(task), strict=True):
             cells = [c.replace("|", "\\|") for c in row]
             if g is task.best:
                 cells = [f"**{c}**" for c in cells]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", lead_sentence(task.lead, analysis.metric), ""]
+        if not_compared(task):
+            lines += [not_compared_sentence(task), ""]
     lines += [methods_note(), ""]
     return "\n".join(lines)
 
@@ -231,7 +261,7 @@ def latex(analysis: Analysis) -> str:
     for task in analysis.tasks:
         columns = headers(analysis)
         body = []
-        for row, g in zip(display_rows(task, analysis.target), task.groups, strict=True):
+        for row, g in zip(display_rows(task, analysis.target), compared(task), strict=True):
             cells = [tex(c) for c in row]
             if g is task.best:
                 cells = [rf"\textbf{{{c}}}" for c in cells]
@@ -249,7 +279,8 @@ def latex(analysis: Analysis) -> str:
                     r"\bottomrule",
                     r"\end{tabular}",
                     rf"\caption{{{tex(task.task.label)}. "
-                    rf"{tex(lead_sentence(task.lead, analysis.metric))}}}",
+                    rf"{tex(lead_sentence(task.lead, analysis.metric))} "
+                    rf"{tex(not_compared_sentence(task))}}}",
                     r"\end{table}",
                 ]
             )

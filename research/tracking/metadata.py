@@ -18,24 +18,33 @@ PACKAGES = (
 )
 
 
-def git_commit(directory: Path) -> str | None:
-    """The commit of the checkout the code runs from (with `+dirty` for local changes)."""
+# Untracked files here change what a run computes (a new optimizer, a new config); elsewhere
+# (outputs/, notes) they do not.
+CODE_FOLDERS = ("research", "conf", "hydra_plugins")
+
+
+def _git(directory: Path, *args: str) -> str | None:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5
-        )
-        if commit.returncode != 0:
-            return None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=5,
+        done = subprocess.run(
+            ["git", *args], cwd=directory, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit of the checkout the code runs from, with `+dirty` when tracked files are
+    modified or the code folders hold untracked files."""
+    commit = _git(directory, "rev-parse", "HEAD")
+    top = _git(directory, "rev-parse", "--show-toplevel")
+    if commit is None or top is None:
+        return None
+    root = Path(top.strip())
+    modified = _git(root, "status", "--porcelain", "--untracked-files=no")
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "--", *CODE_FOLDERS)
+    dirty = bool((modified or "").strip() or (untracked or "").strip())
+    return commit.strip() + ("+dirty" if dirty else "")
 
 
 def package_versions() -> dict[str, str]:

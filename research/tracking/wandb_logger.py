@@ -61,7 +61,7 @@ def make_wandb_logger(
     # run still feeds wandb's own telemetry, a 50 ms import at the first row and ~0.1 ms a row.
     os.environ["WANDB_MODE"] = resolved
     os.makedirs(save_dir, exist_ok=True)
-    return WandbLogger(
+    logger = WandbLogger(
         project=project,
         entity=entity,
         group=group,
@@ -73,3 +73,6 @@ def make_wandb_logger(
         settings=wandb.Settings(init_timeout=init_timeout_s, silent=True, console="off"),
         **kwargs,
     )
+    # Lightning passes anonymous=None, which wandb now warns about on every run
+    logger._wandb_init.pop("anonymous", None)
+    return logger

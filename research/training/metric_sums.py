@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -61,6 +62,18 @@ class RunningSums:
         loss, correct, count = (reduce(t.float()) for t in (loss, correct, count))
         return loss / count, correct / count
 
+    def state_dict(self) -> dict[str, Any]:
+        """For a mid-epoch checkpoint: the same vector of sums, so the same epoch mean."""
+        sums = [torch.cat(self.loss_sums)] if self.loss_sums else []
+        return {"loss_sums": sums, "correct": self.correct, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.loss_sums, self.correct, self.count = (
+            state["loss_sums"],
+            state["correct"],
+            state["count"],
+        )
+
 
 class Window:
     """The training losses of the steps since the loss was last logged, a vector per chunk."""
@@ -70,6 +83,12 @@ class Window:
 
     def add(self, losses: torch.Tensor) -> None:
         self.losses.append(losses)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"losses": list(self.losses)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.losses = list(state["losses"])
 
     def pop(self) -> float:
         mean = torch.cat(self.losses).mean().item()

@@ -29,7 +29,7 @@ from research.training.chunked_steps import (
     lightning_adds_nothing_per_step,
 )
 from research.training.metric_sums import RunningSums, StepTerms, Window
-from research.training.optimizer_modes import set_mode, takes_module
+from research.training.optimizer_modes import OptimizerModes, takes_module
 
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -74,9 +74,11 @@ class SupervisedModule(pl.LightningModule):
         self.gradient_clip_val = gradient_clip_val
         self.objective = net.spec.task == "objective"
         self._window = Window()
+        self.last_logged_loss: float | None = None  # what the progress bar shows
         self._lean = False
         self._epoch = RunningSums()
         self._eval = RunningSums()
+        self._modes = OptimizerModes()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -98,7 +100,7 @@ class SupervisedModule(pl.LightningModule):
 
     def training_step(self, batches: Sequence[Batch], batch_idx: int) -> None:
         trainer = self.trainer
-        set_mode(trainer.optimizers, train=True)  # back from an evaluation point, if any
+        self._modes.train(trainer.optimizers, self.parameters)  # back from x, if any
         first = self.global_step
         left = trainer.max_steps - first if trainer.max_steps >= 0 else len(batches)
         steps = min(len(batches), left)
@@ -169,7 +171,8 @@ class SupervisedModule(pl.LightningModule):
         """Write the mean loss of the last steps: the row Lightning's per-batch flush wrote at
         this step. Files are flushed by the loggers' own schedule (CSV: every
         `flush_logs_every_n_steps`) and after every epoch's rows, not after each row."""
-        self._write_row({"train/loss": self._window.pop()}, step)
+        self.last_logged_loss = self._window.pop()
+        self._write_row({"train/loss": self.last_logged_loss}, step)
 
     def _log_train_epoch(self) -> None:
         """Write the epoch's training loss and accuracy at the step and in the row where
@@ -200,14 +203,14 @@ class SupervisedModule(pl.LightningModule):
 
     def on_validation_model_eval(self) -> None:
         super().on_validation_model_eval()
-        set_mode(self.trainer.optimizers, train=False)
+        self._modes.eval(self.trainer.optimizers)
 
     def on_test_model_eval(self) -> None:
         super().on_test_model_eval()
-        set_mode(self.trainer.optimizers, train=False)
+        self._modes.eval(self.trainer.optimizers)
 
     def on_train_end(self) -> None:
-        set_mode(self.trainer.optimizers, train=False)  # the final model is the evaluation point
+        self._modes.eval(self.trainer.optimizers)  # the final model is the evaluation point
 
     def _log_sums(self, stage: str, sums: RunningSums) -> None:
         """Log already-reduced epoch metrics; `on_epoch` makes Lightning write them once, at
@@ -256,18 +259,21 @@ class SupervisedModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Lightning does not keep random state; a resumed run needs it to continue identically.
         checkpoint["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-        strategy = self.trainer.strategy
-        if set_mode(self.trainer.optimizers, train=False):
-            # the evaluation point is what a checkpoint holds; training returns to its own
-            # point at the next step, after a resume exactly as here
-            checkpoint["state_dict"] = strategy.lightning_module_state_dict()
-            if "optimizer_states" in checkpoint:
-                checkpoint["optimizer_states"] = [
-                    strategy.optimizer_state(optimizer) for optimizer in self.trainer.optimizers
-                ]
+        # a mid-epoch (SIGTERM) checkpoint: the epoch's sums and the loss window go on
+        checkpoint["metric_sums"] = {
+            "epoch": self._epoch.state_dict(),
+            "window": self._window.state_dict(),
+        }
+        # an optimizer with an evaluation point (Schedule-Free): the checkpoint holds it
+        trainer = self.trainer
+        self._modes.save(checkpoint, trainer.strategy, trainer.optimizers, list(self.parameters()))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "rng" in checkpoint:
             torch.set_rng_state(checkpoint["rng"]["torch"])
             random.setstate(checkpoint["rng"]["python"])
+        self._modes.load(checkpoint)
+        if "metric_sums" in checkpoint:
+            self._epoch.load_state_dict(checkpoint["metric_sums"]["epoch"])
+            self._window.load_state_dict(checkpoint["metric_sums"]["window"])
         adopt_automatic_step_count(checkpoint)

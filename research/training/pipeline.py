@@ -7,25 +7,32 @@ never import torch.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
+from research.config.errors import ConfigError
 from research.data.base import InMemoryDataModule
 from research.models.base import Model
 from research.tracking.checkpoint_io import AtomicCheckpointIO
+from research.tracking.continuity import ResumePoint, RunContinuity, continue_loggers
 from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
 from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
+from research.tracking.run_summary import run_summary
+from research.training.callbacks.preemption import CheckpointOnSigterm
+from research.training.callbacks.progress import StepProgressBar
 from research.training.ddp_relaunch import relaunch_as_this_job
 from research.training.module import DivergedError, RunPruned, SupervisedModule
+from research.training.quiet import silence_library_notices
 from research.training.signals import interruption_in, signals_as_exceptions
 
 log = logging.getLogger(__name__)
@@ -48,12 +55,39 @@ def instantiate_each(group: DictConfig | None) -> list[Any]:
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
     if ckpt_path != "last":
+        if ckpt_path and not Path(ckpt_path).is_file():
+            raise ConfigError(f"ckpt_path={ckpt_path} is not a file: give a checkpoint or `last`")
         return ckpt_path
     last = output_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         log.warning("ckpt_path=last but %s does not exist: starting from scratch", last)
         return None
     return str(last)
+
+
+def check_training_left(resume: ResumePoint, trainer: DictConfig) -> None:
+    """Lightning would load the checkpoint, find nothing to do and end with a traceback."""
+    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
+    if epochs is not None and epochs != -1 and resume.epochs_done >= epochs:
+        raise ConfigError(
+            f"{resume.path} has already trained {resume.epochs_done} epochs, and "
+            f"trainer.max_epochs={epochs}: set trainer.max_epochs above {resume.epochs_done} "
+            "to train on"
+        )
+    if steps is not None and steps > 0 and resume.global_step >= steps:
+        raise ConfigError(
+            f"{resume.path} has already taken {resume.global_step} steps, and "
+            f"trainer.max_steps={steps}: set trainer.max_steps above {resume.global_step}"
+        )
+
+
+def check_accelerator(trainer: DictConfig) -> None:
+    accelerator = str(trainer.get("accelerator"))
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} needs a CUDA GPU, and torch finds none here: "
+            "use trainer=cpu (or trainer=ddp_cpu for DDP across CPU processes)"
+        )
 
 
 def finish_wandb(status: Status, summary: dict[str, Any]) -> None:
@@ -65,16 +99,34 @@ def finish_wandb(status: Status, summary: dict[str, Any]) -> None:
     wandb.finish(exit_code=0 if status in ("completed", "pruned") else 1)
 
 
+def announce(record: dict[str, Any], results_path: Path) -> None:
+    """A run prints its summary; a multirun's jobs log one line each (the sweep ends with a
+    table of them)."""
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        value = record["optimized_value"]
+        log.info(
+            "%s: %s=%s (%s)", record["status"], record["optimized_metric"], value, results_path
+        )
+    else:
+        print(run_summary(record, results_path), flush=True)
+
+
 def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float | None:
     """Fit, test and record one run; `extra_callbacks` lets scripts observe it (benchmarks)."""
-    started = time.time()
+    silence_library_notices()
     output_dir = Path(cfg.paths.output_dir)
+    checkpoint = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    resume = ResumePoint.read(checkpoint) if checkpoint else None
+    if resume:
+        check_training_left(resume, cfg.trainer)
+    check_accelerator(cfg.trainer)
     log.info("Run folder: %s", output_dir)
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule: InMemoryDataModule = instantiate(cfg.data, steps_per_batch=cfg.steps_per_batch)
+    datamodule.resume_within_epoch = resume.steps_into_epoch if resume else 0
     module = SupervisedModule(
         net=build_model(cfg.model, datamodule),
         optimizer=instantiate(cfg.optimizer),
@@ -83,18 +135,31 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
     )
     history = MetricHistory()
-    callbacks = [history, *instantiate_each(cfg.get("callbacks")), *extra_callbacks]
+    continuity = RunContinuity(resume.elapsed_s if resume else 0.0)
+    callbacks = [
+        history,
+        continuity,
+        CheckpointOnSigterm(output_dir / "checkpoints" / "last.ckpt"),
+        *instantiate_each(cfg.get("callbacks")),
+        *extra_callbacks,
+    ]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar callback then
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    elif not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(StepProgressBar())  # Lightning's default bar would count chunks
     if cfg.get("trial"):  # set by the sweeper: a `_target_` that builds the reporting callbacks
         callbacks += instantiate(cfg.trial, monitor=cfg.optimized_metric)
     loggers = instantiate_each(cfg.get("logger"))
+    continue_loggers(loggers, resume)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers,
         plugins=[AtomicCheckpointIO()],
         gradient_clip_val=None,  # the module clips: its optimization is manual
+        # Lightning would add its own ModelCheckpoint, writing a file every epoch;
+        # checkpoints/last.ckpt comes from the callbacks config (`LastCheckpoint`)
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
@@ -108,7 +173,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
             trainer.fit(
                 module,
                 datamodule=datamodule,
-                ckpt_path=resolve_checkpoint(cfg.ckpt_path, output_dir),
+                ckpt_path=checkpoint,
                 weights_only=True,
             )
             if cfg.test:
@@ -136,7 +201,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
                 "best": {k: finite_or_none(v) for k, v in history.best().items()},
                 "global_step": trainer.global_step,
                 "epochs": len(history.epochs),
-                "wall_time_s": round(time.time() - started, 3),
+                "wall_time_s": round(continuity.elapsed_s(), 3),
                 "seed": cfg.seed,
                 "output_dir": str(output_dir),
                 "git_commit": git_commit(Path(__file__).parent),
@@ -146,4 +211,6 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
             }
             write_json_atomic(output_dir / RESULTS_FILE, record)
             finish_wandb(status, {f"final/{k}": v for k, v in record["final"].items()})
+            if status != "failed":
+                announce(record, output_dir / RESULTS_FILE)
     return value if status in ("completed", "pruned") else None

@@ -32,7 +32,29 @@ def interruption_in(error: BaseException) -> RunInterrupted | None:
     return None
 
 
+class _Held:
+    """SIGTERM while a training batch runs waits for the batch's end, where the state is
+    whole and can be checkpointed (`callbacks.preemption`); any other time it acts at once."""
+
+    holding = False
+    pending: int | None = None
+
+
+def hold_sigterm() -> None:
+    _Held.holding = True
+
+
+def release_sigterm() -> int | None:
+    """Stop holding; the SIGTERM that arrived meanwhile, if any."""
+    _Held.holding = False
+    pending, _Held.pending = _Held.pending, None
+    return pending
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
+    if _Held.holding and signum == signal.SIGTERM:
+        _Held.pending = signum
+        return
     raise RunInterrupted(signum)
 
 
@@ -45,5 +67,6 @@ def signals_as_exceptions() -> Iterator[None]:
     try:
         yield
     finally:
+        release_sigterm()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

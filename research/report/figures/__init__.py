@@ -8,13 +8,17 @@ and the Agg renderer needs no display.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
+
+from research.report.figures.colors import palette
+
+__all__ = ["FigureFile", "new_figure", "palette", "save", "style"]
 
 STYLE = {
     "font.size": 11,
@@ -69,10 +73,3 @@ def save(fig: Figure, out_dir: Path, name: str, title: str, caption: str) -> Fig
         fig.savefig(png, dpi=DPI)
         fig.savefig(pdf)
     return FigureFile(name, title, caption, png, pdf)
-
-
-def palette(labels: Iterable[str]) -> dict[str, tuple[float, ...]]:
-    """One colour per group, the same in every figure: tab10, then tab20 for more groups."""
-    unique = list(dict.fromkeys(labels))
-    cmap = matplotlib.colormaps["tab10" if len(unique) <= 10 else "tab20"]
-    return {label: cmap(i % cmap.N) for i, label in enumerate(unique)}

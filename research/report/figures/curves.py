@@ -14,9 +14,22 @@ from matplotlib.ticker import MaxNLocator
 
 from research.report.analysis import MAX_CURVES, GroupStats, Panel, TaskStats
 from research.report.figures import new_figure, style
+from research.report.figures.colors import group_color
 from research.report.metrics import metric_label
 
 AXES = {"steps": "optimizer step", "epochs": "epoch"}
+MAX_FINALS = 3 * MAX_CURVES  # rows of the final-value plot (one line each, easy to tell apart)
+
+
+def left_out(task: TaskStats) -> str:
+    """'; best 10 of 42 groups drawn, 32 left out' when the curves leave groups out."""
+    with_runs = [g for g in task.groups if g.group.runs]
+    hidden = len(with_runs) - len(task.drawn)
+    return (
+        f"; best {len(task.drawn)} of {len(with_runs)} groups drawn, {hidden} left out"
+        if hidden
+        else ""
+    )
 
 
 def _panel(
@@ -29,14 +42,14 @@ def _panel(
     metric, by = panel
     drawn = False
     for g in groups:
-        color = colors[g.label]
+        color = group_color(colors, g.label)
         band = g.curves.get(panel)
         if band is not None:
             ax.plot(band.x, band.mean, color=color, marker="o" if band.x.size < 3 else None)
             ax.fill_between(band.x, band.low, band.high, color=color, alpha=0.2, linewidth=0)
             drawn = True
         for run in g.group.runs:
-            series = run.series(metric)
+            series = run.series(metric, by)
             if run.status == "completed" or series is None or not series.values.size:
                 continue
             x = getattr(series, by)
@@ -81,7 +94,10 @@ def learning_curves(
         fig = new_figure(12, 8.5)
         for i, (ax, panel) in enumerate(zip(fig.subplots(2, 2).flat, task.panels, strict=True)):
             _panel(ax, groups, colors, panel, target if i >= 2 else None)
-        handles = [Line2D([], [], color=colors[g.label], label=legend_label(g)) for g in groups]
+        handles = [
+            Line2D([], [], color=group_color(colors, g.label), label=legend_label(g))
+            for g in groups
+        ]
         handles.append(
             Line2D(
                 [],
@@ -97,13 +113,17 @@ def learning_curves(
         fig.legend(
             handles=handles, loc="outside lower center", ncol=min(3, len(handles)), frameon=False
         )
-        fig.suptitle(f"{task.task.label}: mean over seeds, shaded 95% bootstrap CI")
+        fig.suptitle(
+            f"{task.task.label}: mean over seeds, shaded 95% bootstrap CI{left_out(task)}",
+            wrap=True,
+        )
     return fig
 
 
 def final_values(task: TaskStats, metric: str, colors: dict[str, tuple[float, ...]]) -> Figure:
     """Dot-and-whisker plot of the final metric per group: seeds as dots, mean with 95% CI."""
-    groups = [g for g in task.groups if g.final.n][: 3 * MAX_CURVES]
+    completed = [g for g in task.groups if g.final.n]
+    groups = completed[:MAX_FINALS]
     with style():
         fig = new_figure(8, 1.2 + 0.45 * max(len(groups), 1))
         ax = fig.subplots()
@@ -120,7 +140,7 @@ def final_values(task: TaskStats, metric: str, colors: dict[str, tuple[float, ..
                 y,
                 xerr=[[low], [high]],
                 fmt="o",
-                color=colors[g.label],
+                color=group_color(colors, g.label),
                 markersize=7,
                 capsize=4,
                 zorder=3,
@@ -129,5 +149,11 @@ def final_values(task: TaskStats, metric: str, colors: dict[str, tuple[float, ..
         ax.set_yticklabels([("★ " if g is task.best else "") + g.label for g in groups])
         ax.invert_yaxis()
         ax.set_xlabel(f"final {metric_label(metric)}")
-        ax.set_title("mean and 95% bootstrap CI over seeds (grey: individual seeds)")
+        hidden = len(completed) - len(groups)
+        note = (
+            f"; best {len(groups)} of {len(completed)} groups, {hidden} not shown" if hidden else ""
+        )
+        ax.set_title(
+            f"mean and 95% bootstrap CI over seeds (grey: individual seeds){note}", wrap=True
+        )
     return fig

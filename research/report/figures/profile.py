@@ -6,6 +6,7 @@ from matplotlib.figure import Figure
 
 from research.report.analysis import MAX_CURVES, Profile
 from research.report.figures import new_figure, style
+from research.report.figures.colors import group_color
 
 
 def performance_profile(profile: Profile, colors: dict[str, tuple[float, ...]]) -> Figure:
@@ -14,7 +15,8 @@ def performance_profile(profile: Profile, colors: dict[str, tuple[float, ...]]) 
     shown = (
         ""
         if len(methods) == len(profile.methods)
-        else f", best {len(methods)} of {len(profile.methods)}"
+        else f", best {len(methods)} of {len(profile.methods)} drawn, "
+        f"{len(profile.methods) - len(methods)} left out (all in the table)"
     )
     with style():
         fig = new_figure(9, 5 + 0.25 * len(methods))
@@ -24,7 +26,7 @@ def performance_profile(profile: Profile, colors: dict[str, tuple[float, ...]]) 
                 profile.taus,
                 profile.rho[method],
                 where="post",
-                color=colors.get(method),
+                color=group_color(colors, method),
                 label=f"{method} (score {profile.scores[method]:.3f})",
             )
         ax.set_xlim(1.0, profile.taus.max())

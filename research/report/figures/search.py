@@ -1,24 +1,24 @@
 """Hyperparameter searches: the metric against the learning rate (sensitivity) and over the
-beta1 x beta2 plane (heatmap)."""
+beta1 x beta2 plane (a heatmap for a grid; a sampled search is drawn by `beta_scatter`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
 from research.report.analysis import GroupStats, TaskStats
 from research.report.figures import new_figure, style
-from research.report.grouping import MISSING, format_value, label, short_name
+from research.report.figures.colors import Color, group_color, palette
+from research.report.grouping import MISSING, family_label, format_value, label
 from research.report.metrics import metric_label
 
 MAX_FAMILIES = 8  # beyond this (a continuous search) points are coloured by optimizer only
-MAX_CELLS = 10  # more distinct beta values than this are binned
+MAX_CELLS = 10  # more distinct beta values than this: a sampled search, drawn as a scatter
 
 
 def find_key(keys: Sequence[str], *names: str) -> str | None:
@@ -36,41 +36,71 @@ def betas(settings: dict[str, Any], keys: Sequence[str]) -> tuple[float, float] 
     return None
 
 
-def lr_sensitivity(task: TaskStats, metric: str, group_keys: Sequence[str], lr_key: str) -> Figure:
+def sensitivity_families(
+    task: TaskStats, group_keys: Sequence[str], lr_key: str
+) -> tuple[dict[str, list[GroupStats]], list[str], bool]:
+    """The curves of a sensitivity plot: groups alike but for the learning rate (by optimizer
+    alone in a continuous search, where no two groups are alike), those that tried at least
+    two learning rates; the names of the families left out (one learning rate each); and
+    whether the curves are lines (a grid) or scattered points (a continuous search)."""
     groups = [g for g in task.groups if g.group.settings.get(lr_key, MISSING) is not MISSING]
     family_keys = [k for k in group_keys if k != lr_key]
     families: dict[str, list[GroupStats]] = {}
     for g in groups:
         families.setdefault(label(g.group.settings, family_keys), []).append(g)
-    if len(families) > MAX_FAMILIES:
-        targets = [k for k in group_keys if k.endswith("._target_")]
+    connect = len(families) <= MAX_FAMILIES
+    if not connect:
         families = {}
         for g in groups:
-            name = " + ".join(short_name(g.group.settings.get(k)) for k in targets) or "runs"
-            families.setdefault(name, []).append(g)
-        connect = False
-    else:
-        connect = True
+            families.setdefault(family_label(g.group.settings, group_keys), []).append(g)
+    varied = {
+        name: members
+        for name, members in families.items()
+        if len({g.group.settings[lr_key] for g in members}) > 1
+    }
+    return varied, [name for name in families if name not in varied], connect
+
+
+def lr_sensitivity(
+    task: TaskStats,
+    metric: str,
+    group_keys: Sequence[str],
+    lr_key: str,
+    colors: Mapping[str, Color] | None = None,
+) -> Figure:
+    """The final metric against the learning rate, one curve per family that tried several;
+    a family's line has the colour of its optimizer, each point the colour of its group."""
+    families, left_out, connect = sensitivity_families(task, group_keys, lr_key)
+    colors = colors if colors is not None else report_colors(task, group_keys)
+    styles = ("-", "--", ":", "-.")
+    used: dict[Color, int] = {}
     with style():
         fig = new_figure(8, 5.5)
         ax = fig.subplots()
-        cmap = matplotlib.colormaps["tab10"]
         stopped = blended_transform_factory(ax.transData, ax.transAxes)
         failed_label = "run that did not complete"
-        for i, (name, members) in enumerate(families.items()):
-            color = cmap(i % cmap.N)
+        for name, members in families.items():
+            color = group_color(colors, family_label(members[0].group.settings, group_keys))
+            linestyle = styles[used.get(color, 0) % len(styles)]
+            used[color] = used.get(color, 0) + 1
             members = sorted(members, key=lambda g: g.group.settings[lr_key])
             for g in members:
                 lr = float(g.group.settings[lr_key])
                 values = [v for v in g.final_values if v is not None]
-                ax.scatter([lr] * len(values), values, s=12, color=color, alpha=0.45)
+                ax.scatter(
+                    [lr] * len(values),
+                    values,
+                    s=12 if connect else 36,
+                    color=group_color(colors, g.label),
+                    alpha=0.45 if connect else 0.9,
+                )
                 for run in g.group.runs:
                     if run.status != "completed":
                         ax.plot(
                             lr,
                             0.02,
                             marker="x",
-                            color="tab:red",
+                            color="0.3",
                             markersize=8,
                             transform=stopped,
                             label=failed_label,
@@ -83,29 +113,44 @@ def lr_sensitivity(task: TaskStats, metric: str, group_keys: Sequence[str], lr_k
                 y = np.array([g.final.mean for g in ranked])
                 low = np.nan_to_num(y - [g.final.ci_low for g in ranked])
                 high = np.nan_to_num([g.final.ci_high for g in ranked] - y)
-                ax.errorbar(x, y, yerr=[low, high], color=color, marker="o", capsize=3, label=name)
+                ax.errorbar(
+                    x, y, yerr=[low, high], color=color, linestyle=linestyle, capsize=3, label=name
+                )
+                ax.scatter(
+                    x, y, color=[group_color(colors, g.label) for g in ranked], s=40, zorder=3
+                )
             else:
                 ax.scatter([], [], color=color, label=name)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (log scale)")
         ax.set_ylabel(f"final {metric_label(metric)}")
-        ax.set_title("sensitivity to the learning rate (lines: mean and 95% CI over seeds)")
+        omitted = f"; one learning rate only, not shown: {', '.join(left_out)}" if left_out else ""
+        shown = (
+            "lines: mean and 95% CI over seeds"
+            if connect
+            else "each point a seed of a sampled configuration, in its group's colour"
+        )
+        ax.set_title(f"sensitivity to the learning rate ({shown}){omitted}", wrap=True)
         ax.legend(loc="best")
     return fig
 
 
+def report_colors(task: TaskStats, group_keys: Sequence[str]) -> dict[str, Color]:
+    """The palette a figure drawn on its own uses (a report passes the report's)."""
+    labels = [g.label for g in task.groups]
+    families = {g.label: family_label(g.group.settings, group_keys) for g in task.groups}
+    return palette(labels, families)
+
+
+def is_continuous(points: Sequence[tuple[float, float]]) -> bool:
+    """More distinct beta values than a heatmap has readable cells: a sampled search."""
+    return any(len({p[i] for p in points}) > MAX_CELLS for i in (0, 1))
+
+
 def _cells(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Index of each value's cell, and the cell labels: distinct values, or bins in
-    log10(1 - beta) (betas crowd near 1) when a continuous search gives too many."""
+    """Index of each value's cell, and the cell labels: the distinct values."""
     distinct = np.unique(values)
-    if distinct.size <= MAX_CELLS:
-        return np.searchsorted(distinct, values), [format_value(float(v)) for v in distinct]
-    scaled = np.log10(np.clip(1.0 - values, 1e-12, None))
-    edges = np.linspace(scaled.min(), scaled.max(), 7)
-    index = np.clip(np.searchsorted(edges, scaled, side="right") - 1, 0, 5)
-    bounds = 1.0 - 10.0**edges
-    names = [f"[{bounds[i + 1]:.4g}, {bounds[i]:.4g})" for i in range(6)]
-    return 5 - index, names[::-1]
+    return np.searchsorted(distinct, values), [format_value(float(v)) for v in distinct]
 
 
 def _grid(
@@ -129,11 +174,9 @@ def beta_heatmap(task: TaskStats, metric: str, group_keys: Sequence[str], higher
     points = [(b, g) for b, g in points if b is not None]
     i1, names1 = _cells(np.array([b[0] for b, _ in points]))
     i2, names2 = _cells(np.array([b[1] for b, _ in points]))
-    targets = [k for k in group_keys if k.endswith("._target_")]
     families: dict[str, list[int]] = {}
     for i, (_, g) in enumerate(points):
-        name = " + ".join(short_name(g.group.settings.get(k)) for k in targets) or "all groups"
-        families.setdefault(name, []).append(i)
+        families.setdefault(family_label(g.group.settings, group_keys), []).append(i)
     grids = {
         name: _grid(
             [points[i] for i in idx], (i1[idx], i2[idx]), (len(names2), len(names1)), higher

@@ -1,5 +1,7 @@
 """The training progress bar in optimizer steps: a Lightning batch may hold several
-(`research.data.loader.StepChunks`), and a bar counting batches would move once per chunk."""
+(`research.data.loader.StepChunks`), and a bar counting batches would move once per chunk.
+It shows what people watch while training (the training loss, the last val/acc) and leaves
+out the nested validation and test bars, which last a fraction of a second."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 
 from research.training.chunked_steps import steps_per_epoch
 
@@ -21,6 +24,32 @@ class StepProgressBar(TQDMProgressBar):
         if trainer.max_epochs == -1 and trainer.max_steps > 0:
             return min(total, trainer.max_steps - trainer.global_step)
         return total
+
+    def get_metrics(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule
+    ) -> dict[str, int | str | float | dict[str, float]]:
+        """The last logged training loss and the last validation metrics, not Lightning's
+        `v_num` (a logger version nobody looks up)."""
+        shown: dict[str, int | str | float | dict[str, float]] = {}
+        loss = getattr(pl_module, "last_logged_loss", None)
+        if loss is not None:
+            shown["loss"] = f"{loss:.4g}"
+        for name in ("val/loss", "val/acc"):
+            if name in trainer.callback_metrics:
+                shown[name] = f"{trainer.callback_metrics[name].item():.4g}"
+        return shown
+
+    def init_validation_tqdm(self) -> Tqdm:
+        return Tqdm(disable=True)
+
+    def init_test_tqdm(self) -> Tqdm:
+        return Tqdm(disable=True)
+
+    def on_train_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        super().on_train_start(trainer, *args)
+        # a run resumed mid-epoch gets no epoch start: its epoch began before the checkpoint
+        done = getattr(trainer.datamodule, "resume_within_epoch", 0) if trainer.datamodule else 0
+        self._first_step = trainer.global_step - done
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
         super().on_train_epoch_start(trainer, *args)

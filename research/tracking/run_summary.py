@@ -1,0 +1,56 @@
+"""What a run prints when it ends: its status and the metrics a user looks for, so nobody has
+to open results.json to learn how a run went."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def run_summary(record: Mapping[str, Any], results_path: Path) -> str:
+    """A few lines: status, epochs and time, final and best val/*, test/*, where the record is."""
+    lines = [
+        f"{record['status']} in {record['wall_time_s']:.1f} s: "
+        f"{_count(record['epochs'], 'epoch')}, {_count(record['global_step'], 'step')}"
+        + (f" ({record['reason']})" if record["reason"] else "")
+    ]
+    final, best = record["final"], record["best"]
+    for name in sorted(k for k in final if k.startswith("val/")):
+        lines.append(f"  {name:<10} final {_number(final[name])}  best {_number(best.get(name))}")
+    for name in sorted(k for k in final if k.startswith("test/")):
+        lines.append(f"  {name:<10} {_number(final[name])}")
+    lines.append(f"results: {results_path}")
+    return "\n".join(lines)
+
+
+def jobs_table(records: Sequence[tuple[Path, Mapping[str, Any] | None]]) -> str:
+    """One row per job of a multirun: its status, optimized metric and folder."""
+    rows = [("job", "status", "metric", "value", "run folder")]
+    for folder, record in records:
+        if record is None:
+            rows.append((folder.name, "no record", "", "", str(folder)))
+            continue
+        value = record.get("optimized_value")
+        rows.append(
+            (
+                folder.name,
+                str(record["status"]),
+                str(record.get("optimized_metric", "")),
+                _number(value),
+                str(folder),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
