@@ -91,9 +91,10 @@ def newton_schulz_batched(
     matrices: list[Tensor], coefficients: tuple[float, float, float], steps: int, eps: float
 ) -> list[Tensor]:
     """`newton_schulz` of each matrix, those of one shape stacked into batched matmuls: the
-    same operations per matrix, far fewer calls for many small matrices (10-30x faster for
-    100 x 100 matrices on CPU). Batched kernels may round a bfloat16 product differently from
-    single ones, so this agrees with torch.optim.Muon to bfloat16 rounding, not bit for bit."""
+    same operations per matrix, far fewer calls for many small matrices (2.25x faster for
+    1,000 matrices of 100 x 100 on one CPU thread). Batched kernels may round a bfloat16
+    product differently from single ones, so this agrees with torch.optim.Muon to bfloat16
+    rounding, not bit for bit."""
     a, b, c = coefficients
     out: list[Tensor | None] = [None] * len(matrices)
     by_shape: dict[tuple[int, ...], list[int]] = {}

@@ -118,6 +118,7 @@ class DistanceEstimate(Transform):
         ctx.extras["dots"] = ops.each(
             lambda g, p: torch.dot(g.flatten(), p.flatten()), grad, difference
         )
+        del difference  # freed before the next temporary, as the reference's is
         ctx.extras["dot_scale"] = (d / d0) * dlr
         if sc["beta1"] > 0:
             ops.mul_(state["exp_avg"], sc["beta1"])
