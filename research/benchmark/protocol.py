@@ -1,0 +1,73 @@
+"""The protocol in order: every tuning study, then the final runs of the tuned best and of the
+defaults over S seeds. `benchmark.json` in the output folder says what the report reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from research.benchmark.launch import StepFailed, run_steps
+from research.benchmark.progress import Counts, reporting
+from research.benchmark.spec import Benchmark
+from research.benchmark.steps import VARIANTS, Step, final_step, tuning_step
+from research.benchmark.studies import (
+    count_results,
+    counted_trials,
+    open_benchmark_storage,
+    tuned_params,
+)
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "benchmark.json"
+
+
+class ProtocolError(RuntimeError):
+    """A step of the protocol failed: its log names the reason."""
+
+
+def write_manifest(bench: Benchmark) -> Path:
+    bench.out_dir.mkdir(parents=True, exist_ok=True)
+    path = bench.out_dir / MANIFEST
+    path.write_text(json.dumps({**bench.as_dict(), "variants": list(VARIANTS)}, indent=2))
+    return path
+
+
+def run(bench: Benchmark, parallel: int, progress_every_s: float) -> None:
+    write_manifest(bench)
+    storage = open_benchmark_storage(bench)
+    pairs = [(w, o) for w in bench.workloads for o in bench.optimizers]
+
+    def count() -> Counts:
+        trials = sum(
+            min(bench.budget, counted_trials(storage, bench.study_name(w, o))) for w, o in pairs
+        )
+        runs = count_results(bench.out_dir / "runs")
+        return Counts(
+            trials, len(pairs) * bench.budget, runs, len(pairs) * len(VARIANTS) * len(bench.seeds)
+        )
+
+    began = time.monotonic()
+    with reporting(count, progress_every_s, log.info):
+        _check(run_steps([tuning_step(bench, w, o) for w, o in pairs], parallel))
+        finals: list[Step] = []
+        for workload, optimizer in pairs:
+            params = {"tuned": tuned_params(bench, storage, workload, optimizer), "default": {}}
+            for variant in VARIANTS:
+                if params[variant] is None:
+                    log.warning(
+                        "%s/%s: no trial completed, no tuned runs", workload.name, optimizer.name
+                    )
+                    continue
+                step = final_step(bench, workload, optimizer, variant, params[variant])
+                if step is not None:
+                    finals.append(step)
+        _check(run_steps(finals, parallel))
+    log.info("Benchmark %s done in %.0f s: %s", bench.name, time.monotonic() - began, bench.out_dir)
+
+
+def _check(failures: list[StepFailed]) -> None:
+    if failures:
+        raise ProtocolError("\n".join(f.message() for f in failures))
