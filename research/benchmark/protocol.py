@@ -51,7 +51,12 @@ def run(bench: Benchmark, parallel: int, progress_every_s: float) -> None:
 
     began = time.monotonic()
     with reporting(count, progress_every_s, log.info):
-        _check(run_steps([tuning_step(bench, w, o) for w, o in pairs], parallel))
+        tuning = [
+            tuning_step(bench, w, o)
+            for w, o in pairs
+            if counted_trials(storage, bench.study_name(w, o)) < bench.budget
+        ]
+        _check(run_steps(tuning, parallel))
         finals: list[Step] = []
         for workload, optimizer in pairs:
             params = {"tuned": tuned_params(bench, storage, workload, optimizer), "default": {}}
