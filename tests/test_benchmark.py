@@ -119,6 +119,15 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
         assert len(study.get_trials(deepcopy=False)) == 3
     assert _read_csv(report / "budget.csv") == rows
 
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    spec = subprocess.run(
+        [sys.executable, "-m", "research.report.benchmark", str(out), "--out", str(tmp_path / "r"),
+         "--wandb-entity", "me", "--wandb-project", "bench"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert spec.returncode == 0, spec.stderr[-3000:]
+    assert "Which optimizer leads" in (tmp_path / "r" / "wandb_report.json").read_text()
+
 
 def _complete_trials(storage: str) -> dict[tuple[str, int], float]:
     done = {}

@@ -7,9 +7,11 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from research.report import stats
 from research.report.bench_analysis import Analysis
+from research.report.bench_load import clip_to_failure
 from research.report.figures import new_figure, style
 from research.report.metrics import metric_label
 
@@ -35,6 +37,7 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
                 ax.plot(k, curve.expected_best, color=colors[o], label=o)
                 ax.fill_between(k, curve.ci_low, curve.ci_high, color=colors[o], alpha=0.15)
             ax.set_title(w.name)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("tuning budget k (trials)")
             ax.set_ylabel(f"expected best {metric_label(w.metric)}")
         for ax in axes[len(workloads) :]:
@@ -46,7 +49,7 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
 
 def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
     """Per workload, each optimizer's final test metric over seeds: tuned (filled) and at its
-    defaults (open), seeds as dots."""
+    defaults (open), seeds as dots; results worse than the failure value (dashed) sit on it."""
     bench = analysis.bench
     rows, cols = _grid(len(bench.workloads))
     with style():
@@ -59,10 +62,12 @@ def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -
                     (0.15, "default", "none"),
                 ):
                     values = [
-                        r.test for r in bench.runs(w.name, o, variant) if math.isfinite(r.test)
+                        clip_to_failure(r.test, w.failure_value, w.higher_is_better)
+                        for r in bench.runs(w.name, o, variant)
                     ]
                     ax.scatter([i + shift] * len(values), values, s=24, edgecolors=colors[o],
                                facecolors=face, label=variant if i == 0 else None)  # fmt: skip
+            ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1)
             ax.set_xticks(range(len(bench.optimizers)), bench.optimizers)
             ax.set_title(w.name)
             ax.set_ylabel(metric_label(w.test_metric))
