@@ -44,6 +44,7 @@ def benchmark(*overrides: str, cwd: Path, timeout: float = 600) -> subprocess.Co
         ("benchmark.budget=0", "benchmark.budget=0 is invalid: must be an integer >= 1"),
         ("benchmark.seeds=[]", "benchmark.seeds=[] is invalid"),
         ("benchmark.sampler=grid", "must be one of random, tpe"),
+        ("benchmark.sampler=tpe", "benchmark.repeats=1 is invalid with sampler=tpe: must be >= 2"),
         ("+benchmark.optimizers.nosuch=sgd_lr", "no such optimizer: choose from adagrad, adam"),
         ("benchmark.optimizers.sgd=nosuch", "search space 'nosuch' does not exist: choose one of"),
     ],
@@ -171,3 +172,22 @@ def test_a_killed_benchmark_resumes_without_repeating_finished_trials(tmp_path: 
         assert len(counted) == 4, summary.study_name
     assert len(list((tmp_path / "benchmarks/fast/runs").glob("*/*/*/*/results.json"))) == 24
     assert (tmp_path / "benchmarks/fast/report/budget.csv").is_file()
+
+
+@pytest.mark.slow
+def test_an_adaptive_sampler_gets_repeated_studies_and_best_so_far_curves(tmp_path: Path) -> None:
+    result = benchmark(
+        "benchmark=fast", "~benchmark.workloads.cnn_mnist1d", "~benchmark.optimizers.adam",
+        "benchmark.seeds=[0]", "benchmark.budget=2", "benchmark.sampler=tpe",
+        "+benchmark.repeats=2", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "benchmarks" / "fast"
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    bests = []
+    for repeat in (0, 1):
+        study = optuna.load_study(study_name=f"fast/quadratic/sgd/rep{repeat}", storage=storage)
+        values = [min(t.value, 220.0) if t.value is not None else 220.0 for t in study.trials]
+        bests.append(np.minimum.accumulate(values))
+    rows = _read_csv(out / "report" / "budget.csv")
+    assert [float(r["expected_best"]) for r in rows] == pytest.approx(np.mean(bests, axis=0))

@@ -14,6 +14,7 @@ from optuna.trial import TrialState, create_trial
 from research.report import aggregate, stats
 from research.report.bench_load import clip_to_failure, trial_value
 from research.report.budget import (
+    best_so_far_curve,
     budget_curve,
     budgets_to_compare,
     expected_best,
@@ -41,6 +42,16 @@ def test_budget_band_is_a_bootstrap_over_the_trials() -> None:
     assert (curve.ci_low[0], curve.ci_high[0]) == (0.0, 1.0)
     assert curve.expected_best == pytest.approx([0.5, 0.75])
     assert set(np.round(curve.resamples[:, 1], 6)) == {0.0, 0.75, 1.0}
+
+
+def test_adaptive_samplers_get_the_best_so_far_averaged_over_studies() -> None:
+    # best so far: study 1 -> 1, 3, 3; study 2 -> 2, 2, 4; study 3 ran 2 trials -> 0.5, 0.5
+    curve = best_so_far_curve([[1.0, 3.0, 2.0], [2.0, 1.0, 4.0], [0.5, 0.1]], 3, True)
+    assert curve.expected_best == pytest.approx([7 / 6, 11 / 6, 3.5])
+    assert (curve.ci_low <= curve.expected_best).all()
+    assert (curve.expected_best <= curve.ci_high).all()
+    minimised = best_so_far_curve([[3.0, 1.0, 2.0]], 3, False)
+    assert minimised.expected_best == pytest.approx([3.0, 1.0, 1.0])
 
 
 def _trial(state: TrialState, value: float | None = None, **kw: object) -> object:

@@ -42,19 +42,25 @@ def run(bench: Benchmark, parallel: int, progress_every_s: float) -> None:
 
     def count() -> Counts:
         trials = sum(
-            min(bench.budget, counted_trials(storage, bench.study_name(w, o))) for w, o in pairs
+            min(bench.budget, counted_trials(storage, bench.study_name(w, o, r)))
+            for w, o in pairs
+            for r in range(bench.repeats)
         )
         runs = count_results(bench.out_dir / "runs")
         return Counts(
-            trials, len(pairs) * bench.budget, runs, len(pairs) * len(VARIANTS) * len(bench.seeds)
+            trials,
+            len(pairs) * bench.repeats * bench.budget,
+            runs,
+            len(pairs) * len(VARIANTS) * len(bench.seeds),
         )
 
     began = time.monotonic()
     with reporting(count, progress_every_s, log.info):
         tuning = [
-            tuning_step(bench, w, o)
+            tuning_step(bench, w, o, r)
             for w, o in pairs
-            if counted_trials(storage, bench.study_name(w, o)) < bench.budget
+            for r in range(bench.repeats)
+            if counted_trials(storage, bench.study_name(w, o, r)) < bench.budget
         ]
         _check(run_steps(tuning, parallel))
         finals: list[Step] = []

@@ -51,14 +51,16 @@ class Benchmark:
     seeds: tuple[int, ...]
     sampler: str
     sampler_seed: int
+    repeats: int  # studies per workload and optimizer (adaptive samplers: seeds sampler_seed + r)
     pruner: str
     run_overrides: tuple[str, ...]
     sweep_overrides: tuple[str, ...]
     workloads: tuple[Workload, ...]
     optimizers: tuple[Optimizer, ...]
 
-    def study_name(self, workload: Workload, optimizer: Optimizer) -> str:
-        return f"{self.name}/{workload.name}/{optimizer.name}"
+    def study_name(self, workload: Workload, optimizer: Optimizer, repeat: int = 0) -> str:
+        base = f"{self.name}/{workload.name}/{optimizer.name}"
+        return base if self.repeats == 1 else f"{base}/rep{repeat}"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "out_dir": str(self.out_dir)}
@@ -90,6 +92,21 @@ def _choice(value: Any, key: str, allowed: Sequence[str]) -> str:
             f"benchmark.{key}={value!r} is invalid: must be one of {', '.join(allowed)}"
         )
     return str(value)
+
+
+def _repeats(node: Mapping[str, Any]) -> int:
+    """Random search needs one study (its trials are independent draws); an adaptive sampler's
+    curve is the best-so-far averaged over repeated studies, so it needs at least two."""
+    repeats = _positive_int(node.get("repeats", 1), "repeats")
+    sampler = node.get("sampler", "random")
+    if sampler == "random" and repeats != 1:
+        raise ConfigError(f"benchmark.repeats={repeats} is invalid with sampler=random: must be 1")
+    if sampler != "random" and repeats < 2:
+        raise ConfigError(
+            f"benchmark.repeats={repeats} is invalid with sampler={sampler}: must be >= 2 "
+            "(an adaptive sampler's curve is averaged over repeated studies)"
+        )
+    return repeats
 
 
 def _workload(name: str, node: Mapping[str, Any]) -> Workload:
@@ -144,6 +161,7 @@ def parse(cfg: DictConfig) -> Benchmark:
         seeds=tuple(seeds),
         sampler=_choice(node.get("sampler", "random"), "sampler", SAMPLERS),
         sampler_seed=int(node.get("sampler_seed", 0)),
+        repeats=_repeats(node),
         pruner=_choice(node.get("pruner", "none"), "pruner", PRUNERS),
         run_overrides=tuple(str(o) for o in node.get("run_overrides") or ()),
         sweep_overrides=tuple(str(o) for o in cfg.get("sweep_overrides") or ()),

@@ -40,27 +40,28 @@ def run_overrides(bench: Benchmark, workload: Workload, optimizer: Optimizer) ->
     ]
 
 
-def tuning_dir(bench: Benchmark, workload: Workload, optimizer: Optimizer) -> Path:
-    return bench.out_dir / "tuning" / workload.name / optimizer.name
+def tuning_dir(bench: Benchmark, workload: Workload, optimizer: Optimizer, repeat: int) -> Path:
+    folder = bench.out_dir / "tuning" / workload.name / optimizer.name
+    return folder if bench.repeats == 1 else folder / f"rep{repeat}"
 
 
 def runs_dir(bench: Benchmark, workload: Workload, optimizer: Optimizer, variant: str) -> Path:
     return bench.out_dir / "runs" / workload.name / optimizer.name / variant
 
 
-def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer) -> Step:
+def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer, repeat: int) -> Step:
     """K trials through the sweeper; a re-run continues the study until it holds K that count.
     Failed and diverged trials are data here (they cost a trial), so no failure rate stops it."""
-    folder = tuning_dir(bench, workload, optimizer)
+    folder = tuning_dir(bench, workload, optimizer, repeat)
     overrides = [
         "hydra/sweeper=optuna",
         f"hydra/sweeper/sampler={bench.sampler}",
         f"hydra/sweeper/pruner={bench.pruner}",
-        f"hydra.sweeper.study_name={bench.study_name(workload, optimizer)}",
+        f"hydra.sweeper.study_name={bench.study_name(workload, optimizer, repeat)}",
         f"hydra.sweeper.storage={bench.storage}",
         f"hydra.sweeper.direction={'maximize' if workload.higher_is_better else 'minimize'}",
         f"hydra.sweeper.n_trials={bench.budget}",
-        f"hydra.sweeper.seed={bench.sampler_seed}",
+        f"hydra.sweeper.seed={bench.sampler_seed + repeat}",
         "hydra.sweeper.max_failure_rate=1.0",
         *run_overrides(bench, workload, optimizer),
         *(f"{key}={space}" for key, space in optimizer.params.items()),
@@ -68,7 +69,7 @@ def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer) -> S
         "hydra.sweep.subdir=trial_${trial.number}",
         *bench.sweep_overrides,
     ]
-    label = f"tune {workload.name}/{optimizer.name}"
+    label = f"tune {bench.study_name(workload, optimizer, repeat)}"
     return Step(label, _train(overrides), folder / "sweep.log")
 
 

@@ -28,16 +28,22 @@ def counted_trials(storage: optuna.storages.BaseStorage, study_name: str) -> int
 def tuned_params(
     bench: Benchmark, storage: optuna.storages.BaseStorage, workload: Workload, optimizer: Optimizer
 ) -> dict[str, Any] | None:
-    """The best complete trial's hyperparameters, written once to `selection.json` so that
-    resumed final runs use the same ones; None when no trial completed."""
+    """The best complete trial's hyperparameters (over all repeats), written once to
+    `selection.json` so that resumed final runs use the same ones; None if none completed."""
     path = runs_dir(bench, workload, optimizer, "tuned") / SELECTION_FILE
     if path.is_file():
         return json.loads(path.read_text())["params"]
-    study = optuna.load_study(study_name=bench.study_name(workload, optimizer), storage=storage)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    complete = [
+        trial
+        for r in range(bench.repeats)
+        for trial in optuna.load_study(
+            study_name=bench.study_name(workload, optimizer, r), storage=storage
+        ).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    ]
     if not complete:
         return None
-    best = study.best_trial
+    sign = 1.0 if workload.higher_is_better else -1.0
+    best = max(complete, key=lambda trial: sign * trial.value)
     selection = {"trial": best.number, "value": best.value, "params": applied_params(best)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(selection, indent=2))

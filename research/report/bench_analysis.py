@@ -16,7 +16,13 @@ import numpy as np
 
 from research.report import aggregate, stats
 from research.report.bench_load import Benchmark, FinalRun, Workload, clip_to_failure
-from research.report.budget import BudgetCurve, budget_curve, budgets_to_compare, leader_at
+from research.report.budget import (
+    BudgetCurve,
+    best_so_far_curve,
+    budget_curve,
+    budgets_to_compare,
+    leader_at,
+)
 
 Row = list[Any]
 
@@ -291,9 +297,11 @@ def analyze(bench: Benchmark) -> Analysis:
     curves = {}
     for w in bench.workloads:
         for o in bench.optimizers:
-            values = bench.trials.get((w.name, o)) or []
-            if values:
-                curves[w.name, o] = budget_curve(values, bench.budget, w.higher_is_better)
+            studies = [s for s in bench.trials.get((w.name, o)) or [] if s]
+            if bench.sampler != "random" and studies:
+                curves[w.name, o] = best_so_far_curve(studies, bench.budget, w.higher_is_better)
+            elif studies:
+                curves[w.name, o] = budget_curve(studies[0], bench.budget, w.higher_is_better)
     targets = resolve_targets(bench)
     per_run, scores, profiles = target_tables(bench, targets)
     iqm, improvement = aggregate_tables(bench)

@@ -55,7 +55,10 @@ class Benchmark:
     seeds: list[int]
     workloads: list[Workload]
     optimizers: list[str]
-    trials: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    sampler: str = "random"
+    # per (workload, optimizer): each repeated study's trial values in trial order (random
+    # search has one study)
+    trials: dict[tuple[str, str], list[list[float]]] = field(default_factory=dict)
     trial_states: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     finals: list[FinalRun] = field(default_factory=list)
 
@@ -145,13 +148,19 @@ def load(out_dir: Path) -> Benchmark:
         seeds=list(manifest["seeds"]),
         workloads=workloads,
         optimizers=[o["name"] for o in manifest["optimizers"]],
+        sampler=manifest.get("sampler", "random"),
     )
+    repeats = int(manifest.get("repeats", 1))
     for w in workloads:
         for o in bench.optimizers:
-            study = f"{bench.name}/{w.name}/{o}"
-            bench.trials[w.name, o] = study_values(
-                manifest["storage"], study, w.failure_value, w.higher_is_better, bench.budget
-            )
+            base = f"{bench.name}/{w.name}/{o}"
+            names = [base] if repeats == 1 else [f"{base}/rep{r}" for r in range(repeats)]
+            bench.trials[w.name, o] = [
+                study_values(
+                    manifest["storage"], name, w.failure_value, w.higher_is_better, bench.budget
+                )
+                for name in names
+            ]
             for variant in manifest["variants"]:
                 folder = out_dir / "runs" / w.name / o / variant
                 for path in sorted(folder.glob("seed_*/results.json")):

@@ -9,6 +9,8 @@ Conventions (stated in the report):
   is left out;
 - the band is the 2.5-97.5% percentile interval of the estimator over `RESAMPLES` bootstrap
   resamples of the N trial values (seed `SEED`);
+- with an adaptive sampler (trials are not independent draws) the curve is instead the
+  best-so-far after k trials averaged over repeated studies, the band a bootstrap over studies;
 - the leader at budget k is tested against the runner-up by the same resamples: the two-sided
   p-value is twice the smaller tail of the bootstrap distribution of their difference.
 """
@@ -16,6 +18,7 @@ Conventions (stated in the report):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -70,6 +73,32 @@ def budget_curve(values: Sequence[float], budget: int, higher_is_better: bool) -
     tail = (1.0 - CONFIDENCE) / 2.0
     low, high = np.quantile(samples, [tail, 1.0 - tail], axis=0)
     return BudgetCurve(expected_best(values, budget, higher_is_better), low, high, samples)
+
+
+def best_so_far(values: Sequence[float], budget: int, higher_is_better: bool) -> np.ndarray:
+    """The best value among the first k trials of one study, k = 1..budget (NaN past its end)."""
+    sign = 1.0 if higher_is_better else -1.0
+    running = sign * np.maximum.accumulate(sign * np.asarray(values[:budget], dtype=float))
+    return np.concatenate([running, np.full(budget - running.size, np.nan)])
+
+
+def best_so_far_curve(
+    studies: Sequence[Sequence[float]],
+    budget: int,
+    higher_is_better: bool,
+    n_resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> BudgetCurve:
+    """For an adaptive sampler, whose trials are not independent draws: the best-so-far after
+    k trials averaged over repeated studies, with a bootstrap band over the studies."""
+    curves = np.stack([best_so_far(s, budget, higher_is_better) for s in studies])
+    draws = np.random.default_rng(seed).integers(0, len(studies), size=(n_resamples, len(studies)))
+    with warnings.catch_warnings():  # a resample of only short (unfinished) studies: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        samples = np.nanmean(curves[draws], axis=1)
+    tail = (1.0 - CONFIDENCE) / 2.0
+    low, high = np.nanquantile(samples, [tail, 1.0 - tail], axis=0)
+    return BudgetCurve(np.nanmean(curves, axis=0), low, high, samples)
 
 
 def budgets_to_compare(budget: int) -> list[int]:
