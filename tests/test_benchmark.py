@@ -179,7 +179,7 @@ def test_an_adaptive_sampler_gets_repeated_studies_and_best_so_far_curves(tmp_pa
     result = benchmark(
         "benchmark=fast", "~benchmark.workloads.cnn_mnist1d", "~benchmark.optimizers.adam",
         "benchmark.seeds=[0]", "benchmark.budget=2", "benchmark.sampler=tpe",
-        "+benchmark.repeats=2", cwd=tmp_path,
+        "benchmark.repeats=2", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "benchmarks" / "fast"

@@ -89,7 +89,7 @@ def iqm_intervals(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
                         capsize=3)  # fmt: skip
         ax.set_yticks(range(len(rows)), [f"{r[0]} ({r[1]})" for r in rows])
         ax.invert_yaxis()
-        ax.set_xlabel("IQM of normalised test score (0 worst, 1 best run of each workload)")
+        ax.set_xlabel("IQM of normalised test score (0 failure value, 1 best run of the workload)")
     return fig
 
 
