@@ -15,6 +15,7 @@ from research.benchmark.steps import VARIANTS, Step, final_step, tuning_step
 from research.benchmark.studies import (
     count_results,
     counted_trials,
+    fail_orphaned_trials,
     open_benchmark_storage,
     tuned_params,
 )
@@ -56,6 +57,11 @@ def run(bench: Benchmark, parallel: int, progress_every_s: float) -> None:
 
     began = time.monotonic()
     with reporting(count, progress_every_s, log.info):
+        orphans = fail_orphaned_trials(bench, storage)
+        if orphans:
+            log.info(
+                "%d trial(s) of a killed sweep never started: marked failed, not counted", orphans
+            )
         tuning = [
             tuning_step(bench, w, o, r)
             for w, o in pairs
