@@ -140,6 +140,7 @@ def _complete_trials(storage: str) -> dict[tuple[str, int], float]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the fast tier twice over; a busy 2-core machine takes 10+ minutes
 def test_a_killed_benchmark_resumes_without_repeating_finished_trials(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
