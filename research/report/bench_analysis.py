@@ -89,9 +89,10 @@ def _values(runs: Sequence[FinalRun], attr: str) -> list[float]:
 def finals_table(bench: Benchmark) -> Table:
     table = Table(
         "tuned_vs_default",
-        "Final test metric over seeds: tuned best vs defaults (mean, 95% bootstrap CI, Welch p)",
+        "Final test metric over seeds: tuned best vs defaults (mean, 95% bootstrap CI, Welch p; "
+        "n: runs with a finite result, diverged ones left out)",
         ["workload", "metric", "optimizer", "tuned_mean", "tuned_ci_low", "tuned_ci_high",
-         "default_mean", "default_ci_low", "default_ci_high", "n_seeds", "p_value"],
+         "default_mean", "default_ci_low", "default_ci_high", "tuned_n", "default_n", "p_value"],
     )  # fmt: skip
     for w in bench.workloads:
         for o in bench.optimizers:
@@ -103,7 +104,7 @@ def finals_table(bench: Benchmark) -> Table:
             welch = stats.welch_test(tuned, default)
             table.rows.append(
                 [w.name, w.test_metric, o, t.mean, t.ci_low, t.ci_high, d.mean, d.ci_low,
-                 d.ci_high, min(t.n, d.n), None if welch is None else welch.p]
+                 d.ci_high, t.n, d.n, None if welch is None else welch.p]
             )  # fmt: skip
     return table
 
@@ -152,8 +153,8 @@ def portfolio_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]
 
 
 def measured_target(bench: Benchmark, w: Workload) -> tuple[float | None, str]:
-    """AlgoPerf's target: the median over seeds of the best validation result of the tuned
-    optimizer whose median is best."""
+    """AlgoPerf's target: the median over seeds of the validation result of the tuned optimizer
+    whose median is best (the final value, as the tuning trials score it)."""
     medians = {
         o: statistics.median(vals)
         for o in bench.optimizers
@@ -163,7 +164,7 @@ def measured_target(bench: Benchmark, w: Workload) -> tuple[float | None, str]:
         return None, "not measured: no tuned run finished"
     best = max(medians, key=lambda o: _better(w) * medians[o])
     seeds = len(_values(bench.runs(w.name, best, "tuned"), "val"))
-    return medians[best], f"median over {seeds} seeds of tuned {best}'s best {w.metric}"
+    return medians[best], f"median over {seeds} seeds of tuned {best}'s final {w.metric}"
 
 
 def resolve_targets(bench: Benchmark) -> dict[str, tuple[float | None, str]]:

@@ -38,7 +38,7 @@ class FinalRun:
     variant: str
     seed: int
     status: str
-    val: float  # best validation value over the run (NaN when none)
+    val: float  # final validation value, what a tuning trial scores (NaN when none)
     test: float  # final test value
     steps: list[float]
     values: list[float]  # validation metric per epoch, at `steps`
@@ -111,7 +111,7 @@ def clip_to_failure(value: float, failure_value: float, higher_is_better: bool) 
 def _final_run(path: Path, workload: Workload, optimizer: str, variant: str) -> FinalRun:
     record = json.loads(path.read_text())
     history = [h for h in record.get("history") or [] if h.get(workload.metric) is not None]
-    best = (record.get("best") or {}).get(workload.metric)
+    val = (record.get("final") or {}).get(workload.metric)
     test = (record.get("final") or {}).get(workload.test_metric)
     return FinalRun(
         workload=workload.name,
@@ -119,7 +119,7 @@ def _final_run(path: Path, workload: Workload, optimizer: str, variant: str) -> 
         variant=variant,
         seed=int(record["seed"]),
         status=str(record["status"]),
-        val=math.nan if best is None else float(best),
+        val=math.nan if val is None else float(val),
         test=math.nan if test is None else float(test),
         steps=[float(h["step"]) for h in history],
         values=[float(h[workload.metric]) for h in history],
