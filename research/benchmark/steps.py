@@ -14,7 +14,9 @@ from research.benchmark.spec import Benchmark, Optimizer, Workload
 
 VARIANTS = ("tuned", "default")
 SELECTION_FILE = "selection.json"  # the tuned hyperparameters the final runs used
-FINISHED = ("completed", "diverged", "failed", "pruned")
+# A final run with one of these verdicts is done; `failed` (an error, or SIGTERM when the
+# benchmark was killed) runs again.
+FINISHED = ("completed", "diverged")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer, repe
 
 
 def finished_seeds(folder: Path) -> set[int]:
-    """Seeds whose final run left a results.json with a verdict (a killed run left none)."""
+    """Seeds whose final run completed or diverged (a killed run left no verdict)."""
     done = set()
     for path in folder.glob("seed_*/results.json"):
         record = json.loads(path.read_text())
