@@ -192,3 +192,16 @@ def test_an_adaptive_sampler_gets_repeated_studies_and_best_so_far_curves(tmp_pa
         bests.append(np.minimum.accumulate(values))
     rows = _read_csv(out / "report" / "budget.csv")
     assert [float(r["expected_best"]) for r in rows] == pytest.approx(np.mean(bests, axis=0))
+
+
+@pytest.mark.slow
+def test_studies_run_in_parallel_through_the_joblib_launcher(tmp_path: Path) -> None:
+    result = benchmark(
+        "benchmark=fast", "~benchmark.workloads.cnn_mnist1d", "~benchmark.optimizers.adam",
+        "benchmark.budget=4", "benchmark.seeds=[0]", "report=false",
+        'sweep_overrides=["hydra/launcher=joblib","hydra.launcher.n_jobs=2"]', cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "benchmarks" / "fast" / "tuning" / "quadratic" / "sgd"
+    assert "joblib" in (folder / "sweep.log").read_text().lower()
+    assert sorted(p.name for p in folder.glob("trial_*")) == [f"trial_{n}" for n in range(4)]
