@@ -119,6 +119,8 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
         study = optuna.load_study(study_name=f"fast/quadratic/{optimizer}", storage=storage)
         assert len(study.get_trials(deepcopy=False)) == 3
     assert _read_csv(report / "budget.csv") == rows
+    other = benchmark(*QUICK[:-2], "benchmark.budget=4", cwd=tmp_path)
+    assert other.returncode == 2 and "with budget=3, not 4: give another out_dir" in other.stderr
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     spec = subprocess.run(

@@ -23,11 +23,10 @@ def main(cfg: DictConfig) -> None:
 
     try:
         bench = parse(cfg)
+        run(bench, int(cfg.parallel_studies), float(cfg.progress_every_s))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    try:
-        run(bench, int(cfg.parallel_studies), float(cfg.progress_every_s))
     except ProtocolError as error:
         print(f"error: {error}", file=sys.stderr)
         print("Run the same command again to resume.", file=sys.stderr)

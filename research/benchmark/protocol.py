@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from research.benchmark.launch import StepFailed, run_steps
 from research.benchmark.progress import Counts, reporting
@@ -19,6 +20,7 @@ from research.benchmark.studies import (
     open_benchmark_storage,
     tuned_params,
 )
+from research.config.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,40 @@ class ProtocolError(RuntimeError):
     """A step of the protocol failed: its log names the reason."""
 
 
+# What a resumed benchmark must share with the one that started in its folder: studies and
+# tuned runs made under other settings would be mixed in. Seeds may be added; targets changed.
+FIXED = ("name", "budget", "sampler", "sampler_seed", "repeats", "pruner")
+
+
+def check_same_protocol(bench: Benchmark, path: Path) -> None:
+    if not path.is_file():
+        return
+    before = json.loads(path.read_text())
+    now = json.loads(json.dumps(bench.as_dict()))  # tuples as lists, as the file has them
+    for key in FIXED:
+        if key in before and before[key] != now[key]:
+            raise ConfigError(
+                f"{bench.out_dir} holds benchmark {before['name']} with {key}={before[key]!r}, "
+                f"not {now[key]!r}: give another out_dir=... for the new settings"
+            )
+    for key in ("workloads", "optimizers"):
+        old = {w["name"]: w for w in before[key]}
+        for item in now[key]:
+            if item["name"] in old and _protocol_part(old[item["name"]]) != _protocol_part(item):
+                raise ConfigError(
+                    f"{bench.out_dir} ran {key} {item['name']} with other settings: "
+                    "give another out_dir=... for the new settings"
+                )
+
+
+def _protocol_part(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if k != "target"}
+
+
 def write_manifest(bench: Benchmark) -> Path:
     bench.out_dir.mkdir(parents=True, exist_ok=True)
     path = bench.out_dir / MANIFEST
+    check_same_protocol(bench, path)
     path.write_text(json.dumps({**bench.as_dict(), "variants": list(VARIANTS)}, indent=2))
     return path
 
