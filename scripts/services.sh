@@ -4,6 +4,7 @@
 #   scripts/services.sh start postgres|slurm|all    start (idempotent), print the variables
 #   scripts/services.sh stop  postgres|slurm|all    stop what `start` started
 #   scripts/services.sh env   postgres|slurm|all    print the variables for running services
+#   scripts/services.sh status postgres|slurm|all   exit 0 when they are running
 #
 # Needs root and the Debian packages `postgresql`, `slurm-wlm`, `munge`. No systemd or cgroups:
 # every daemon runs from a folder of its own (RESEARCH_SERVICES_DIR, /tmp/research-services),
@@ -25,11 +26,11 @@ SL=$ROOT/slurm
 
 die() { echo "services.sh: $*" >&2; exit 1; }
 
-alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() { [[ -f $1 ]] && kill -0 "$(head -n 1 "$1")" 2>/dev/null; }
 
 stop_pid() {  # stop the daemon whose pid is in $1, waiting up to 10 s
   alive "$1" || return 0
-  local pid; pid=$(cat "$1")
+  local pid; pid=$(head -n 1 "$1")
   kill "$pid"
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
@@ -132,7 +133,10 @@ stop_slurm() {
   stop_pid "$SL/munge/munged.pid"
 }
 
-[[ $# -eq 2 ]] || die "usage: $0 start|stop|env postgres|slurm|all"
+running_postgres() { alive "$PG/data/postmaster.pid"; }
+running_slurm() { alive "$SL/slurmctld.pid" && alive "$SL/slurmd.pid"; }
+
+[[ $# -eq 2 ]] || die "usage: $0 start|stop|env|status postgres|slurm|all"
 action=$1
 case $2 in
   postgres | slurm) services=("$2") ;;
@@ -143,7 +147,8 @@ case $action in
   start) for s in "${services[@]}"; do "start_$s"; done ;;
   stop) for s in "${services[@]}"; do "stop_$s"; done; exit 0 ;;
   env) ;;
-  *) die "unknown action '$action': choose start, stop or env" ;;
+  status) for s in "${services[@]}"; do "running_$s" || exit 1; done; exit 0 ;;
+  *) die "unknown action '$action': choose start, stop, env or status" ;;
 esac
 for s in "${services[@]}"; do
   case $s in postgres) pg_env ;; slurm) slurm_env ;; esac

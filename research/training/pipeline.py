@@ -24,6 +24,7 @@ from research.tracking.checkpoint_io import AtomicCheckpointIO
 from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
 from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
+from research.training.cluster import cluster_plugins, requeued_checkpoint
 from research.training.ddp_relaunch import relaunch_as_this_job
 from research.training.module import DivergedError, RunPruned, SupervisedModule
 from research.training.signals import interruption_in, signals_as_exceptions
@@ -93,7 +94,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
         gradient_clip_val=None,  # the module clips: its optimization is manual
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -108,7 +109,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
             trainer.fit(
                 module,
                 datamodule=datamodule,
-                ckpt_path=resolve_checkpoint(cfg.ckpt_path, output_dir),
+                ckpt_path=resolve_checkpoint(cfg.ckpt_path, output_dir)
+                or requeued_checkpoint(output_dir),
                 weights_only=True,
             )
             if cfg.test:
