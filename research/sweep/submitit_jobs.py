@@ -31,6 +31,13 @@ RUNNING_STATES = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED",
                   "STAGE_OUT")  # fmt: skip
 
 
+class _WithoutSacctNoise(logging.Filter):
+    """submitit warns at every poll on clusters without accounting; squeue answers instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Bypassing sacct error" not in record.getMessage()
+
+
 class JobLost(RuntimeError):
     """The job ended without returning (cancelled, killed, preempted): not the trial's fault."""
 
@@ -58,6 +65,10 @@ def _submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_i
     """The job array, built as hydra-submitit-launcher builds it."""
     import submitit
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    submitit_log = logging.getLogger("submitit")
+    if not any(isinstance(f, _WithoutSacctNoise) for f in submitit_log.filters):
+        submitit_log.addFilter(_WithoutSacctNoise())
 
     params = dict(launcher.params)
     init_keys = {"submitit_folder", "max_num_timeout"}
