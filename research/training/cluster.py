@@ -2,13 +2,16 @@
 
 Lightning probes for SLURM on every run and, where `srun` is installed but did not start the
 run, warns each time ("The `srun` command is available on your system but is not used"). A
-run outside any cluster launcher names its environment instead; inside one (srun, as submitit
-starts jobs, torchrun, LSF, MPI) Lightning detects it as before.
+run outside any cluster launcher names its environment instead, and since Lightning still
+probes once more when it looks for an HPC checkpoint to resume, that one hint is silenced too;
+inside a launcher (srun, as submitit starts jobs, torchrun, LSF, MPI) Lightning detects it as
+before.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from lightning_fabric.plugins.environments import (
@@ -21,6 +24,7 @@ from lightning_fabric.plugins.environments import (
 from lightning_fabric.plugins.environments.slurm import _is_srun_used
 
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+SRUN_HINT = "The `srun` command is available on your system but is not used"
 
 
 def cluster_plugins() -> list[ClusterEnvironment]:
@@ -28,7 +32,10 @@ def cluster_plugins() -> list[ClusterEnvironment]:
     detected = _is_srun_used() or any(
         env.detect() for env in (TorchElasticEnvironment, LSFEnvironment, MPIEnvironment)
     )
-    return [] if detected else [LightningEnvironment()]
+    if detected:
+        return []
+    warnings.filterwarnings("ignore", message=f"{SRUN_HINT}.*")
+    return [LightningEnvironment()]
 
 
 def requeued_checkpoint(output_dir: Path) -> str | None:
