@@ -35,7 +35,7 @@ def files_containing(root: Path, secret: str) -> list[Path]:
 
 def test_workers_on_a_fresh_database_make_exactly_n_trials_and_write_no_password(
     tmp_path: Path,
-    postgres: dict[str, str],  # noqa: F811
+    postgres: dict[str, str],
 ) -> None:
     url = fresh_database(postgres)
     password = make_url(url).password

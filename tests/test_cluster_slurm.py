@@ -15,9 +15,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from research.sweep.counts import FAIL_KIND
+from research.sweep.counts import FAIL_KIND, count_trials
 from research.sweep.retry import RESUME_FROM, RETRY_OF
-from tests.cluster_services import slurm  # noqa: F401
+from tests.cluster_services import fresh_database, postgres, slurm  # noqa: F401
 from tests.test_sweep_e2e import BASE, ENV, load_study
 
 pytestmark = pytest.mark.timeout(600)
@@ -44,7 +44,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 def test_scancel_of_one_array_job_loses_only_its_trial_which_resumes(
     tmp_path: Path,
-    slurm: dict[str, str],  # noqa: F811
+    slurm: dict[str, str],
 ) -> None:
     env = {**os.environ, **ENV, **slurm}
     sweep = subprocess.Popen(
@@ -81,3 +81,81 @@ def test_scancel_of_one_array_job_loses_only_its_trial_which_resumes(
     assert len(study.trials) == 3
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 2
     assert optuna.load_study  # the study is readable by any Optuna client
+
+
+def scontrol(env: dict[str, str], *args: str) -> None:
+    subprocess.run(["scontrol", *args], env={**os.environ, **env}, check=True)
+
+
+@pytest.mark.slow
+def test_a_requeued_job_resumes_its_trial_from_its_last_checkpoint(
+    tmp_path: Path,
+    slurm: dict[str, str],
+) -> None:
+    """Preemption with requeue, as `scontrol requeue` does it: the run is interrupted, the same
+    job runs again in the same folder, continues from its checkpoint, and its trial counts once."""
+    env = {**os.environ, **ENV, **slurm}
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "research.train", "-m", *BASE, *SLURM,
+         "hydra.sweeper.n_trials=1", "trainer.max_epochs=60"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: next(tmp_path.glob("multirun/*/*/0/checkpoints/last.ckpt"), None), 240,
+                 "trial 0's first checkpoint")  # fmt: skip
+        job = wait_for(lambda: next(iter(squeue(slurm)), None), 30, "job")
+        scontrol(slurm, "requeue", job)
+        # SLURM holds a requeued job back for two minutes; a test need not wait for that.
+        wait_for(lambda: "PENDING" in squeue(slurm), 60, "the job back in the queue")
+        scontrol(slurm, "update", f"jobid={job}", "StartTime=now")
+        out = sweep.communicate(timeout=400)[0]
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 0, out[-4000:]
+    assert "was requeued" in out
+    (trial,) = load_study(tmp_path).trials
+    assert trial.state == TrialState.COMPLETE
+    run_dir = Path(trial.user_attrs["output_dir"])
+    results = json.loads((run_dir / "results.json").read_text())
+    assert (results["status"], results["epochs"]) == ("completed", 60)
+    assert "Restored all states from the checkpoint" in (run_dir / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_k_workers_as_a_slurm_array_one_killed_by_sigterm(
+    tmp_path: Path,
+    slurm: dict[str, str],
+    postgres: dict[str, str],
+) -> None:
+    """The README's K-worker pattern: an sbatch array of sweep processes on one PostgreSQL
+    study. SIGTERM (scancel) to one worker mid-trial: that trial does not count, its point runs
+    again in the other worker from its checkpoint, and the study ends with exactly n_trials."""
+    url = fresh_database(postgres)
+    password = url.split(":")[2].split("@")[0]
+    storage = url.replace(f":{password}@", "@")  # the password comes from PGPASSWORD
+    command = " ".join([sys.executable, "-m", "research.train", "-m", *(f"'{a}'" for a in BASE),
+                        f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3",
+                        "hydra.sweeper.heartbeat_interval=2", "hydra.sweeper.grace_period=6",
+                        "trainer.max_epochs=100", "callbacks=default",
+                        "trainer.enable_progress_bar=false"])  # fmt: skip
+    env = {**os.environ, **ENV, **slurm, "PGPASSWORD": password}
+    out = subprocess.run(
+        ["sbatch", "--parsable", "--array=1-2", f"--chdir={tmp_path}",
+         f"--output={tmp_path}/worker-%a.log", "--wrap", command],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    array = out.strip().split(";")[0]
+    checkpoints = "multirun/*/*/*/checkpoints/last.ckpt"
+    wait_for(lambda: len({p.parents[2] for p in tmp_path.glob(checkpoints)}) >= 2, 240,
+             "both workers training")  # fmt: skip
+    subprocess.run(["scancel", f"{array}_1"], env=env, check=True)
+    wait_for(lambda: not any(j.startswith(f"{array}_") for j in squeue(slurm)), 400,
+             "both workers to end")  # fmt: skip
+
+    study = optuna.load_study(study_name="t", storage=url)
+    counts = count_trials(study.trials)
+    assert (counts.counted, counts.complete, counts.running) == (3, 3, 0), study.trials
+    lost = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(lost) == 1 and lost[0].user_attrs.get(FAIL_KIND) in (None, "interrupted")
+    (retry,) = [t for t in study.trials if t.user_attrs.get(RETRY_OF) == lost[0].number]
+    assert retry.state == TrialState.COMPLETE and retry.params == lost[0].params

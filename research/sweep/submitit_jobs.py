@@ -11,6 +11,7 @@ checkpoint on preemption) is awaited until its rerun ends.
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import time
 from collections.abc import Sequence
@@ -18,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, filter_overrides
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from hydra.plugins.launcher import Launcher
 from omegaconf import OmegaConf
+
+from research.training.signals import interruption_in
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 GONE_AFTER_S = 20.0  # a job SLURM no longer runs, with no result after this long, is lost
+REQUEUE_WAIT_S = 120.0  # how long an interrupted job may take to leave the node
+REQUEUED_STATES = ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED")
 RUNNING_STATES = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZING",
                   "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED", "PREEMPTED", "SIGNALING",
                   "STAGE_OUT")  # fmt: skip
@@ -99,6 +104,52 @@ def _submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_i
 
 
 def _await(job: Any) -> JobReturn | BaseException:
+    """The job's verdict; a run interrupted because SLURM requeued its job is not one: the
+    rerun's is awaited instead."""
+    while True:
+        verdict = _await_once(job)
+        if not (_interrupted(verdict) and _requeued(job)):
+            return verdict
+        log.info("Job %s was requeued: waiting for its rerun", job.job_id)
+        job.paths.result_pickle.unlink(missing_ok=True)
+
+
+def _interrupted(verdict: JobReturn | BaseException) -> bool:
+    return (
+        isinstance(verdict, JobReturn)
+        and verdict.status == JobStatus.FAILED
+        and interruption_in(verdict._return_value) is not None
+    )
+
+
+def _requeued(job: Any) -> bool:
+    """Whether SLURM put the job back in the queue (preemption with requeue, `scontrol
+    requeue`): watched until the interrupted run has left the node."""
+    if type(job).__name__ != "SlurmJob":
+        return False
+    deadline = time.monotonic() + REQUEUE_WAIT_S
+    while time.monotonic() < deadline:
+        state, restarts = _scontrol_state(job)
+        if restarts > 0 or state in REQUEUED_STATES:
+            return True
+        if state not in ("RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"):
+            return False
+        time.sleep(POLL_S)
+    return False
+
+
+def _scontrol_state(job: Any) -> tuple[str, int]:
+    try:
+        command = ["scontrol", "show", "job", "-o", str(job.job_id)]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "GONE", 0
+    state = re.search(r"JobState=(\w+)", out.stdout)
+    restarts = re.search(r"Restarts=(\d+)", out.stdout)
+    return (state.group(1) if state else "GONE"), int(restarts.group(1)) if restarts else 0
+
+
+def _await_once(job: Any) -> JobReturn | BaseException:
     gone_since: float | None = None
     while not job.done():
         if _finished_without_result(job):
