@@ -65,15 +65,31 @@ def test_workers_on_a_fresh_database_make_exactly_n_trials_and_write_no_password
     assert "***" in (next((tmp_path / "multirun").rglob("optimization_results.yaml"))).read_text()
 
 
-def test_a_journal_storage_and_a_bad_url_are_refused_in_one_line(tmp_path: Path) -> None:
-    for storage, expected in (
-        (f"{tmp_path}/journal.log", "journal storage keeps no heartbeats"),
-        ("postgresql:/no-host", "is not a storage URL"),
-        ("nosuchdb://u@h/d", "use sqlite:///"),
-    ):
+def test_a_journal_storage_is_refused_in_one_line(tmp_path: Path) -> None:
+    """(Malformed URLs: tests/test_cluster_units.py, through the same check.)"""
+    for storage, expected in ((f"{tmp_path}/journal.log", "journal storage keeps no heartbeats"),):
         worker = start_worker(tmp_path, storage, "hydra.sweeper.n_trials=1")
         out = worker.communicate(timeout=120)[0]
         assert worker.returncode == 2, out
         assert out.strip().splitlines()[-1].startswith("error: hydra.sweeper.storage="), out
         assert expected in out
         assert "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_the_worker_scale_benchmark_finds_no_duplicated_or_lost_trials(
+    postgres: dict[str, str],
+) -> None:
+    env = {**os.environ, "PGPASSWORD": postgres["RESEARCH_PG_PASSWORD"]}
+    proc = subprocess.run(
+        [sys.executable, "scripts/bench_sweep_workers.py", "--storage",
+         postgres["RESEARCH_PG_URL"], "--workers", "1", "2", "--trials-per-worker", "3",
+         "--trial-seconds", "0.1"],
+        cwd=Path(__file__).parent.parent, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|") for line in proc.stdout.splitlines()[2:]]
+    assert [(row[1].strip(), row[-3].strip(), row[-2].strip()) for row in rows] == [
+        ("1", "0", "0"),
+        ("2", "0", "0"),
+    ]

@@ -21,6 +21,7 @@ from research.config.errors import ConfigError
 RESERVED = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 CONSUMED_BY_PIPELINE = {"model": {"compile"}}
 CHECKED_NODES = ("data", "model", "optimizer", "scheduler")
+RUN_CONFIG_KEYS = ("seed", "optimized_metric", "data", "optimizer", "trainer")  # research.train's
 
 
 def preflight(config_loader: Any, master_config: DictConfig, overrides: Sequence[str]) -> None:
@@ -32,7 +33,8 @@ def preflight(config_loader: Any, master_config: DictConfig, overrides: Sequence
     with_hydra = job
     job = OmegaConf.masked_copy(with_hydra, [k for k in with_hydra if k != "hydra"])
     try:
-        validate(job)
+        if all(key in job for key in RUN_CONFIG_KEYS):  # the sweeper also drives other apps
+            validate(job)
         for path, node in _target_nodes(job):
             check_arguments(path, node)
     except ConfigError as error:
