@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -159,3 +160,27 @@ def test_k_workers_as_a_slurm_array_one_killed_by_sigterm(
     assert len(lost) == 1 and lost[0].user_attrs.get(FAIL_KIND) in (None, "interrupted")
     (retry,) = [t for t in study.trials if t.user_attrs.get(RETRY_OF) == lost[0].number]
     assert retry.state == TrialState.COMPLETE and retry.params == lost[0].params
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_sweep_cancels_its_jobs_and_counts_nothing(
+    tmp_path: Path, slurm: dict[str, str]
+) -> None:
+    env = {**os.environ, **ENV, **slurm}
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "research.train", "-m", *BASE, *SLURM,
+         "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "trainer.max_epochs=1000"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt"))) == 2,
+                 240, "both trials training")  # fmt: skip
+        sweep.send_signal(signal.SIGINT)
+        out = sweep.communicate(timeout=120)[0]
+    finally:
+        sweep.kill()
+    assert sweep.returncode != 0, out[-3000:]
+    wait_for(lambda: not squeue(slurm), 60, "the jobs cancelled")
+    trials = load_study(tmp_path).trials
+    assert [t.state for t in trials] == [TrialState.FAIL] * 2
+    assert {t.user_attrs[FAIL_KIND] for t in trials} == {"interrupted"}
