@@ -142,7 +142,10 @@ class OptunaSweeperImpl:
         if in_process and (self.n_jobs or 1) > 1:
             log.warning("The basic launcher runs one trial at a time: use hydra/launcher=joblib")
         self.batch_size = 1 if in_process else self.n_jobs or _launcher_jobs(config)
-        n_gpus = 0 if self.batch_size == 1 else visible_gpus(config.trainer.get("accelerator"))
+        # A submitit job gets its GPUs from the launcher (hydra.launcher.gpus_per_node), not
+        # from this process's devices.
+        shares_gpus = self.batch_size > 1 and not is_submitit(self.launcher)
+        n_gpus = visible_gpus(config.trainer.get("accelerator")) if shares_gpus else 0
         self.gpu_slots = gpu_slots(n_gpus, self.batch_size, self.gpus_per_trial) if n_gpus else []
         self.wandb = wandb_summary.wandb_node(config)
 
