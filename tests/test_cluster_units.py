@@ -32,8 +32,9 @@ def test_the_password_is_masked_and_bad_urls_are_one_line() -> None:
     assert masked("postgresql://me:s3cret@db/optuna") == "postgresql://me:***@db/optuna"
     assert masked("sqlite:///x.db") == "sqlite:///x.db"
     parse_url("sqlite:////tmp/x.db")
+    assert parse_url("journal:///tmp/studies.log") == Path("/tmp/studies.log")
     for url, expected in (
-        ("/shared/journal.log", "journal storage keeps no heartbeats"),
+        ("journal:///no/such/folder/studies.log", "no folder /no/such/folder"),
         ("not a url", "is not a storage URL"),
         ("nosuch://me@db/x", "use sqlite:///"),
     ):

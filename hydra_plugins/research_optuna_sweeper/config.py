@@ -68,9 +68,9 @@ class OptunaSweeperConf:
     # null: the `hparams_search` choice, else `task_name`. Re-running continues this study.
     study_name: str | None = None
     # Outside the timestamped sweep folder, so a re-run resumes (null: this default). Any RDB URL
-    # Optuna takes (sqlite, postgresql, mysql); the journal storage has no heartbeats and is
-    # refused. A password is masked in everything the sweep writes; better, give it through
-    # PGPASSWORD / ~/.pgpass or ${oc.env:VAR}.
+    # Optuna takes (sqlite, postgresql, mysql) or journal:///path/studies.log (Optuna's journal
+    # file, with the sweeper's own heartbeats). A password is masked in everything the sweep
+    # writes; better, give it through PGPASSWORD / ~/.pgpass or ${oc.env:VAR}.
     storage: str | None = "sqlite:///${hydra.runtime.cwd}/optuna/studies.db"
     # maximize or minimize (or a one-element list, as Hydra's Optuna sweeper accepts).
     direction: Any = "maximize"

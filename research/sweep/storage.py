@@ -2,7 +2,8 @@
 
 Heartbeats come from the sweep process for the trials it runs: when it is killed, its trials
 stop beating, and the next sweep on the study marks them FAIL instead of waiting forever.
-Journal storages keep no heartbeats and are refused (see `check_url`).
+Optuna's journal file storage (`journal:///path/studies.log`, or a path ending in `.log`) works
+too, with the sweeper's own heartbeats (see `liveness`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from optuna.storages import RDBStorage
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from research.config.errors import ConfigError
+from research.sweep.liveness import record_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +33,30 @@ SQLITE_TIMEOUT_S = 60  # several processes write the same file: wait for the loc
 SCHEMA_ATTEMPTS = 5
 WORKING = (
     "sqlite:///path/studies.db (one machine, or a shared file system), "
+    "journal:///path/studies.log (Optuna's journal file, a shared file system), "
     "postgresql://user@host/db or mysql+pymysql://user@host/db (a database server)"
 )
+JOURNAL_SCHEME = "journal://"
+JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
 LOCK_KEY = zlib.crc32(b"research.sweep.study_lock")  # one PostgreSQL advisory lock per database
 
 
-def parse_url(url: str) -> URL:
-    """The storage URL, or one line saying what is wrong and what works."""
-    if url.endswith((".log", ".jsonl", ".journal")) or "journal" in url.split("://")[0]:
-        raise ConfigError(
-            f"hydra.sweeper.storage={url!r}: Optuna's journal storage keeps no heartbeats, so a "
-            f"killed trial would stay RUNNING forever; use {WORKING}"
-        )
+def journal_path(url: str) -> Path | None:
+    """The journal file a `journal:///path` URL (or a bare `*.log` path) names, else None."""
+    if url.startswith(JOURNAL_SCHEME):
+        return Path(url.removeprefix(JOURNAL_SCHEME)).absolute()
+    if "://" not in url and url.endswith(JOURNAL_SUFFIXES):
+        return Path(url).absolute()
+    return None
+
+
+def parse_url(url: str) -> URL | Path:
+    """The storage URL (a journal file's path), or one line saying what is wrong and what works."""
+    path = journal_path(url)
+    if path is not None:
+        if not path.parent.is_dir():
+            raise ConfigError(f"hydra.sweeper.storage={url!r}: no folder {path.parent}")
+        return path
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -77,6 +92,8 @@ def password_of(url: str) -> str | None:
 
 
 def sqlite_path(url: str) -> Path | None:
+    if journal_path(url) is not None:
+        return None
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -85,9 +102,11 @@ def sqlite_path(url: str) -> Path | None:
 
 def open_storage(
     url: str, heartbeat_interval: int | None = None, grace_period: int | None = None
-) -> RDBStorage:
+) -> BaseStorage:
     """Trial processes open it without heartbeat settings: only the sweep process beats."""
-    parse_url(url)
+    journal = parse_url(url)
+    if isinstance(journal, Path):
+        return JournalStorage(JournalFileBackend(str(journal)))
     path = sqlite_path(url)
     engine_kwargs = {}
     if path is not None:
@@ -117,10 +136,12 @@ def study_lock(url: str) -> Iterator[None]:
     """Serialises creating the tables and "count the study, then ask" between all processes
     sharing a storage, so that together they create exactly n_trials: a file lock next to a
     SQLite file, a database-side lock on a server (released by the server if the holder dies)."""
-    path = sqlite_path(url)
+    path = journal_path(url) or sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "a") as handle:
+        # A journal's `<file>.lock` is Optuna's own (JournalFileSymlinkLock): not that one.
+        suffix = ".sweep-lock" if journal_path(url) is not None else ".lock"
+        with open(path.with_name(path.name + suffix), "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -155,7 +176,7 @@ def study_lock(url: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def heartbeat(storage: RDBStorage, trial_ids: Sequence[int], interval: float) -> Iterator[None]:
+def heartbeat(storage: BaseStorage, trial_ids: Sequence[int], interval: float) -> Iterator[None]:
     """Records the trials as alive every `interval` seconds until the block ends (the first
     record is made right after `ask`, so that no trial is ever RUNNING without one)."""
     stop = threading.Event()
@@ -164,7 +185,7 @@ def heartbeat(storage: RDBStorage, trial_ids: Sequence[int], interval: float) ->
         while not stop.wait(interval):
             for trial_id in trial_ids:
                 try:
-                    storage.record_heartbeat(trial_id)
+                    record_heartbeat(storage, trial_id)
                 except Exception as error:  # a busy database: the next beat may get through
                     log.warning("heartbeat of trial id %d not recorded: %s", trial_id, error)
 

@@ -30,7 +30,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
-from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.storages import BaseStorage
 from optuna.trial import Trial
 
 from research.config.errors import ConfigError
@@ -39,6 +39,7 @@ from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.factories import make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
+from research.sweep.liveness import fail_stale, record_heartbeat
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
 from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
@@ -191,7 +192,7 @@ class OptunaSweeperImpl:
                 f"n_trials={self.n_trials}; see the jobs' logs and {path}"
             )
 
-    def _study(self, storage: RDBStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
+    def _study(self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
         """Create or load the study (under the study lock). The sampler seed is offset by the
         trials already there, so that a resumed sweep does not replay the first run's start-up
         points."""
@@ -223,11 +224,11 @@ class OptunaSweeperImpl:
         return study
 
     def _optimize(
-        self, study: optuna.Study, storage: RDBStorage, space: SearchSpace
+        self, study: optuna.Study, storage: BaseStorage, space: SearchSpace
     ) -> TrialCounts:
         while True:
             with study_lock(self.storage_url):
-                fail_stale_trials(study)
+                fail_stale(study, self.grace_period)
                 retry_lost(study, self.retry_killed)
                 counts = count_trials(study.get_trials(deepcopy=False))
                 if (
@@ -239,7 +240,7 @@ class OptunaSweeperImpl:
                 free = self.n_trials - counts.counted - counts.running
                 trials = [study.ask(space.distributions) for _ in range(min(self.batch_size, free))]
                 for trial in trials:
-                    storage.record_heartbeat(trial._trial_id)
+                    record_heartbeat(storage, trial._trial_id)
             if trials:
                 self._run_batch(study, storage, space, trials)
             else:  # the remaining trials run in other processes: wait for them (or their death)
@@ -247,7 +248,7 @@ class OptunaSweeperImpl:
                 time.sleep(self.heartbeat_interval)
 
     def _run_batch(
-        self, study: optuna.Study, storage: RDBStorage, space: SearchSpace, trials: list[Trial]
+        self, study: optuna.Study, storage: BaseStorage, space: SearchSpace, trials: list[Trial]
     ) -> None:
         if self.custom_search_space:
             extend = get_method(self.custom_search_space)
@@ -343,7 +344,7 @@ def _launcher_jobs(config: DictConfig) -> int:
     return max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1) + 1 + n_jobs)
 
 
-def _n_trials_in(storage: RDBStorage, study_name: str) -> int:
+def _n_trials_in(storage: BaseStorage, study_name: str) -> int:
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
