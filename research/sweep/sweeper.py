@@ -188,8 +188,8 @@ class OptunaSweeperImpl:
             )
         if self._too_many_lost(counts):
             raise TooManyLostError(
-                f"{counts.lost} trials ended without a verdict (killed, cancelled): more than "
-                f"n_trials={self.n_trials}; see the jobs' logs and {path}"
+                f"{counts.lost} trials ended without a verdict (killed, cancelled), more than "
+                f"{self._lost_limit()}: something stops every job; see their logs and {path}"
             )
 
     def _study(self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
@@ -320,7 +320,11 @@ class OptunaSweeperImpl:
         return counts.failed > self.max_failure_rate * self.n_trials
 
     def _too_many_lost(self, counts: TrialCounts) -> bool:
-        return counts.lost > max(self.n_trials, 10) * (1 + self.retry_killed)
+        return counts.lost > self._lost_limit()
+
+    def _lost_limit(self) -> int:
+        """Preemption may lose many trials, but not endlessly: each point and its retries."""
+        return max(self.n_trials, 10) * (1 + self.retry_killed)
 
 
 def _single_direction(direction: Any) -> str:
