@@ -229,7 +229,6 @@ class OptunaSweeperImpl:
         while True:
             with study_lock(self.storage_url):
                 fail_stale(study, self.grace_period)
-                retry_lost(study, self.retry_killed)
                 counts = count_trials(study.get_trials(deepcopy=False))
                 if (
                     counts.counted >= self.n_trials
@@ -237,6 +236,7 @@ class OptunaSweeperImpl:
                     or self._too_many_lost(counts)
                 ):
                     return counts
+                retry_lost(study, self.retry_killed)  # only while the study needs trials
                 free = self.n_trials - counts.counted - counts.running
                 trials = [study.ask(space.distributions) for _ in range(min(self.batch_size, free))]
                 for trial in trials:
