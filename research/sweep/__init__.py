@@ -4,7 +4,7 @@ space, legacy_space: search-space syntax; factories: samplers and pruners; stora
 the study lock, opening a storage; liveness: heartbeats on every storage; counts: what counts
 toward n_trials; retry: lost trials run again; sweeper: the ask/tell loop; preflight: the first
 point's config checked before any trial; outcome: a run's verdict; submitit_jobs: trials as
-SLURM/local jobs, one verdict each; secrets: no storage password in anything written;
+SLURM/local jobs, one verdict each; credentials: no storage password in anything written;
 devices: GPUs for parallel trials; reporting: the per-epoch report/prune callback inside a run;
 summary, wandb_summary: what a sweep leaves at the end.
 """

@@ -34,7 +34,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import Trial
 
 from research.config.errors import ConfigError
-from research.sweep import secrets, wandb_summary
+from research.sweep import credentials, wandb_summary
 from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.factories import make_pruner, make_sampler
@@ -131,9 +131,9 @@ class OptunaSweeperImpl:
         self.config = config
         self.hydra_context = hydra_context
         self.storage_url = self.storage_url or DEFAULT_STORAGE.format(cwd=config.hydra.runtime.cwd)
-        secrets.scrub(config, self.storage_url)
-        secrets.scrub_hydra_config(self.storage_url)
-        secrets.hand_to_trials(self.storage_url)
+        credentials.scrub(config, self.storage_url)
+        credentials.scrub_hydra_config(self.storage_url)
+        credentials.hand_to_trials(self.storage_url)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
