@@ -3,6 +3,7 @@ error every trial would hit stops the sweep before its first trial (exit 2, stor
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -27,7 +28,13 @@ def test_a_hydra_plugin_search_file_runs_unchanged(tmp_path: Path) -> None:
     assert len(study.trials) == 3  # the MedianPruner node may prune the last one
     assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
     assert study.trials[0].state == TrialState.COMPLETE
-    assert {"optimizer.lr", "model.width"} <= set(study.trials[0].params)
+    assert set(study.trials[0].params) == {"optimizer.lr", "model.width", "trainer.max_epochs"}
+    for trial in study.trials:  # the custom space's value reached the run
+        if trial.state == TrialState.COMPLETE:
+            results = json.loads(
+                (Path(trial.user_attrs["output_dir"]) / "results.json").read_text()
+            )
+            assert results["epochs"] == trial.params["trainer.max_epochs"]
 
 
 def test_a_config_error_every_trial_would_hit_stops_before_the_first_trial(
