@@ -14,10 +14,11 @@ import pytest
 from lightning_fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
 
 from research.config.errors import ConfigError
+from research.sweep.credentials import hide
 from research.sweep.factories import make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
 from research.sweep.space import parse_search_space
-from research.sweep.storage import masked, parse_url
+from research.sweep.storage import masked, parse_url, password_of
 from research.sweep.sweeper import _single_direction
 from research.training.cluster import cluster_plugins, requeued_checkpoint
 from research.training.signals import RunInterrupted
@@ -40,6 +41,15 @@ def test_the_password_is_masked_and_bad_urls_are_one_line() -> None:
     ):
         with pytest.raises(ConfigError, match=expected):
             parse_url(url)
+
+
+def test_a_password_is_hidden_as_typed_and_decoded() -> None:
+    url = "postgresql://me:p%40ss%2Fw@db/optuna"
+    assert password_of(url) == "p@ss/w"
+    assert hide(f"hydra.sweeper.storage={url}", password_of(url)) == (
+        "hydra.sweeper.storage=postgresql://me:***@db/optuna"
+    )
+    assert hide("user p@ss/w", "p@ss/w") == "user ***"
 
 
 def test_the_legacy_search_space_form_becomes_sweep_syntax() -> None:

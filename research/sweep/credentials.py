@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from urllib.parse import quote, quote_plus
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
@@ -22,6 +23,15 @@ def hand_to_trials(url: str) -> None:
     os.environ[STORAGE_ENV] = url
 
 
+def hide(text: str, password: str | None) -> str:
+    """`text` with the password masked, as typed (URL-encoded, e.g. p%40ss) or decoded."""
+    if not password:
+        return text
+    for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len)[::-1]:
+        text = text.replace(form, "***")
+    return text
+
+
 def scrub(config: DictConfig, url: str) -> None:
     """Mask the password in the sweep's config (in place) and command line."""
     password = password_of(url)
@@ -29,10 +39,9 @@ def scrub(config: DictConfig, url: str) -> None:
         config.hydra.sweeper.storage = masked(url)
         overrides = config.hydra.overrides
         for key in ("hydra", "task"):
-            if password and isinstance(overrides.get(key), ListConfig):
-                overrides[key] = [line.replace(password, "***") for line in overrides[key]]
-    if password:
-        sys.argv = [arg.replace(password, "***") for arg in sys.argv]
+            if isinstance(overrides.get(key), ListConfig):
+                overrides[key] = [hide(line, password) for line in overrides[key]]
+    sys.argv = [hide(arg, password) for arg in sys.argv]
 
 
 def scrub_hydra_config(url: str) -> None:
