@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from tests.conftest import run_cli
@@ -46,6 +47,16 @@ def test_a_config_error_every_trial_would_hit_stops_before_the_first_trial(
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: data.num_samples is not an argument of"), output(proc)
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "optuna" / "studies.db").exists()
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_read_the_data_stops_before_the_first_trial(tmp_path: Path) -> None:
+    proc = run_cli("-m", "hparams_search=adam_betas_lr", *TINY, "model=cnn",
+                   "data=modular_arithmetic", cwd=tmp_path, env=ENV, timeout=120)  # fmt: skip
+    assert proc.returncode == 2, output(proc)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: model CNN cannot take tokens input"), output(proc)
     assert not (tmp_path / "optuna" / "studies.db").exists()
 
 

@@ -1,7 +1,9 @@
 """Pre-flight: compose the job config once, at the search space's first point, and check it
 before anything is created in the storage. A config error every trial would hit (an unknown
 override, a key the chosen dataset or model does not take, an invalid value) then stops the
-sweep in one line instead of failing trial after trial."""
+sweep in one line instead of failing trial after trial. For research.train's configs the first
+point's data and model are also built once: a model that cannot read the data, or data files
+that are missing, stop the sweep the same way."""
 
 from __future__ import annotations
 
@@ -33,12 +35,31 @@ def preflight(config_loader: Any, master_config: DictConfig, overrides: Sequence
     with_hydra = job
     job = OmegaConf.masked_copy(with_hydra, [k for k in with_hydra if k != "hydra"])
     try:
-        if all(key in job for key in RUN_CONFIG_KEYS):  # the sweeper also drives other apps
-            validate(job)
         for path, node in _target_nodes(job):
             check_arguments(path, node)
+        if all(key in job for key in RUN_CONFIG_KEYS):  # the sweeper also drives other apps
+            validate(job)
+            build_data_and_model(job)
     except ConfigError as error:
         raise ConfigError(f"{error} (checked before the first trial: all would fail)") from None
+
+
+def build_data_and_model(job: DictConfig) -> None:
+    """As a run builds them (research.training.pipeline): the model checks the data's inputs."""
+    from hydra.utils import instantiate
+
+    from research.training.pipeline import build_model
+
+    try:
+        datamodule = instantiate(job.data, steps_per_batch=job.steps_per_batch)
+        build_model(job.model, datamodule)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"the first trial's data or model cannot be built: {type(error).__name__}: "
+            f"{_first_line(error)}"
+        ) from None
 
 
 def _target_nodes(job: DictConfig) -> Iterator[tuple[str, DictConfig]]:
