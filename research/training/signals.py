@@ -17,6 +17,11 @@ class RunInterrupted(Exception):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.signum = signum
 
+    def __reduce__(self) -> tuple[type[RunInterrupted], tuple[int]]:
+        # submitit and joblib return a job's result by pickle: rebuild from the signal number,
+        # not from the message (the default, which is not a valid signal).
+        return (type(self), (self.signum,))
+
 
 def interruption_in(error: BaseException) -> RunInterrupted | None:
     """The signal behind `error`, also when code it interrupted re-raised it as something
