@@ -45,7 +45,10 @@ def benchmark(*overrides: str, cwd: Path, timeout: float = 600) -> subprocess.Co
         ("benchmark.seeds=[]", "benchmark.seeds=[] is invalid"),
         ("benchmark.sampler=grid", "must be one of random, tpe"),
         ("benchmark.sampler=tpe", "benchmark.repeats=1 is invalid with sampler=tpe: must be >= 2"),
-        ("+benchmark.optimizers.nosuch=sgd_lr", "no such optimizer: choose from adafactor, adagrad, adam"),
+        (
+            "+benchmark.optimizers.nosuch=sgd_lr",
+            "no such optimizer: choose from adafactor, adagrad, adam",
+        ),
         ("benchmark.optimizers.sgd=nosuch", "search space 'nosuch' does not exist: choose one of"),
     ],
 )

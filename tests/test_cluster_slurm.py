@@ -24,7 +24,8 @@ from tests.test_sweep_e2e import BASE, ENV, load_study
 pytestmark = pytest.mark.timeout(600)
 SLURM = ("hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug",
          "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10",
-         "callbacks=default", "trainer.enable_progress_bar=false")  # fmt: skip
+         "callbacks=default", "callbacks.last_checkpoint.every_s=0",  # a checkpoint every epoch
+         "trainer.enable_progress_bar=false")  # fmt: skip
 
 
 def squeue(env: dict[str, str]) -> list[str]:

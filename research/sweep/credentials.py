@@ -40,7 +40,9 @@ def scrub(config: DictConfig, url: str) -> None:
         overrides = config.hydra.overrides
         for key in ("hydra", "task"):
             if isinstance(overrides.get(key), ListConfig):
-                overrides[key] = [hide(line, password) for line in overrides[key]]
+                # unresolved: an override may hold an interpolation (`${trial.number}`)
+                lines = OmegaConf.to_container(overrides[key], resolve=False)
+                overrides[key] = [hide(str(line), password) for line in lines]
     sys.argv = [hide(arg, password) for arg in sys.argv]
 
 
