@@ -7,7 +7,8 @@ matrix, vectors and two parameter groups, random hyperparameters, weight decay o
 every `impl`, and a state_dict round trip of the project's optimizer mid-run. References:
 torch.optim (RAdam, Adafactor, Muon, AdamW), lion-pytorch, schedulefree, prodigyopt and
 pytorch_optimizer (the `dev` extra). Each reference runs in the mode whose arithmetic the
-project's follows (its foreach path where it has one); the for-loop modes agree to rounding.
+project's follows (its foreach path where it has one; lion_pytorch.Lion's for-loop); the other
+modes agree to rounding.
 Muon's foreach path batches its Newton-Schulz iterations and agrees to bfloat16 rounding;
 every other path of every optimizer agrees with its reference to float32 rounding.
 """
@@ -226,7 +227,7 @@ def _torch_adafactor(groups: Groups) -> torch.optim.Optimizer:
 
 
 def _lion(groups: Groups) -> torch.optim.Optimizer:
-    return LionForeach([_betas(g) for g in groups], **_defaults(groups))
+    return lion_pytorch.Lion([_betas(g) for g in groups], **_defaults(groups))
 
 
 def _schedule_free(groups: Groups) -> torch.optim.Optimizer:
@@ -440,13 +441,14 @@ def _torch_for_loop(cls: type[torch.optim.Optimizer]) -> Callable[[Groups], Any]
         ("adafactor", _torch_for_loop(torch.optim.Adafactor)),
         (
             "lion",
-            lambda groups: lion_pytorch.Lion([_betas(g) for g in groups], **_defaults(groups)),
+            lambda groups: LionForeach([_betas(g) for g in groups], **_defaults(groups)),
         ),
     ],
 )
-def test_the_references_for_loop_modes_agree_to_rounding(name: str, reference: Any) -> None:
-    """torch's for-loop RAdam and Adafactor, and lion_pytorch.Lion (mul + add, not lerp),
-    round differently from the foreach paths the project follows; 200 free steps stay close."""
+def test_the_references_other_modes_agree_to_rounding(name: str, reference: Any) -> None:
+    """torch's for-loop RAdam and Adafactor round differently from the foreach paths the
+    project follows, and lion-pytorch's foreach Lion (lerp) from its Lion, which the project
+    follows; 200 free steps stay close."""
     rng = random.Random(0)
     hp = CASES[name].sample(rng, True)
     results = []
@@ -614,3 +616,31 @@ def test_deepcopy_keeps_muon_routing() -> None:
     optimizer = ro.Muon(_model())
     clone = copy.deepcopy(optimizer)
     assert clone.routing == optimizer.routing and clone.rule_defaults == optimizer.rule_defaults
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [ro.RAdam, ro.Adafactor, ro.Lion, ro.ScheduleFreeAdamW, ro.Prodigy, ro.Lamb, ro.RMSprop],
+)
+def test_every_code_path_computes_the_same_bits(cls: type[ro.ChainedOptimizer]) -> None:
+    """impl=auto on CPU: small tensors together, medium ones in cache-sized runs, large ones
+    alone; all of it is the per-tensor arithmetic, so every path gives the same bits."""
+    shapes = [(50, 100), (60, 100), (41, 100), (700, 100), (2000, 100), (10,), (3,)]
+    generator = torch.Generator().manual_seed(0)
+    grads = [[torch.randn(s, generator=generator) for s in shapes] for _ in range(10)]
+    results, paths = {}, {}
+    for impl in ("reference", "foreach", "auto"):
+        params = [nn.Parameter(torch.ones(s)) for s in shapes]
+        optimizer = cls(params, impl=impl)
+        for step_grads in grads:
+            for param, grad in zip(params, step_grads, strict=True):
+                param.grad = grad.clone()
+            optimizer.step()
+        results[impl], paths[impl] = _flat_list(params), optimizer.code_paths()
+    assert paths["auto"] == ["chunked", "foreach"]
+    assert torch.equal(results["auto"], results["reference"])
+    assert torch.equal(results["foreach"], results["reference"])
+
+
+def _flat_list(params: list[nn.Parameter]) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in params])

@@ -24,9 +24,11 @@ authors' code keeps them. The same chain runs through one of several implementat
   pay the compile time, which grows with the number of tensors: for few, large tensors. Only
   for chains of elementwise transforms (`Transform.compilable`).
 - "auto" (default): "fused" where torch has a kernel for the chain and device; otherwise, on
-  CPU, "reference" for tensors of LARGE_ON_CPU elements or more and "foreach" for smaller
-  ones (as torch defaults to its for-loop on CPU), and "foreach" on GPU; "reference"
-  everywhere for a chain whose foreach path is only equal to rounding (Muon's).
+  CPU, "foreach" for tensors under LARGE_ON_CPU elements and "chunked" for larger ones:
+  multi-tensor calls over runs of consecutive tensors of up to CHUNK_ON_CPU elements in all,
+  which stay in cache through the whole chain, and a tensor larger than that on its own, as
+  "reference" does; "foreach" on GPU. A chain whose foreach path is only equal to rounding
+  (Muon's) runs tensor by tensor everywhere.
 
 A chain with a synchronizing transform (Prodigy) runs up to it for every parameter of every
 group, lets it `reduce` what they left, then runs the rest.
@@ -54,11 +56,16 @@ from research.optim.transforms import StepContext, Transform, chain_bounds
 from research.optim.validation import Hyperparameter
 
 Impl = Literal["auto", "fused", "foreach", "reference", "compile"]
+Path = Literal["fused", "foreach", "reference", "compile", "chunked"]  # what a bucket runs
 
 # On CPU, updating a tensor through the whole chain before the next keeps it in cache, which
-# beats one multi-tensor call per op for tensors above a few thousand elements; below, the
-# per-tensor Python overhead dominates (crossover measured at 3-10K on a 2-core Xeon).
+# beats one multi-tensor call per op over a whole bucket for tensors above a few thousand
+# elements; below, the per-tensor Python overhead dominates (crossover measured at 3-10K on a
+# 2-core Xeon). Between the two, runs of tensors of up to CHUNK_ON_CPU elements in all (512 KB
+# of float32) share each call and still stay in cache: 1,000 tensors of 10K elements step
+# 10-30% faster that way than one by one.
 LARGE_ON_CPU = 4096
+CHUNK_ON_CPU = 1 << 17
 
 
 @dataclass
@@ -304,14 +311,37 @@ class ChainedOptimizer(Optimizer):
         group: Mapping[str, Any],
         zero: Mapping[str, bool],
         scalars: Mapping[str, Any],
-        impl: Impl,
+        impl: Path,
     ) -> Iterator[StepContext]:
-        """One context for the whole bucket (foreach), or one per tensor, made as they are
-        used so that a tensor's temporaries are freed before the next one's."""
+        """One context for the whole bucket (foreach), one per run of tensors (chunked), or
+        one per tensor, made as they are used so that a tensor's temporaries are freed before
+        the next one's."""
         if impl == "foreach":
             yield StepContext(
                 ForeachOps, bucket.params, bucket.grads, bucket.buffers, group, zero, scalars
             )
+            return
+        if impl == "chunked":
+            for start, stop in _chunks(bucket.params):
+                if stop - start > 1:
+                    buffers = {
+                        name: tensors[start:stop] for name, tensors in bucket.buffers.items()
+                    }
+                    yield StepContext(
+                        ForeachOps,
+                        bucket.params[start:stop],
+                        bucket.grads[start:stop],
+                        buffers,
+                        group,
+                        zero,
+                        scalars,
+                    )
+                else:
+                    buffers = {name: tensors[start] for name, tensors in bucket.buffers.items()}
+                    grad = bucket.grads[start]
+                    yield StepContext(
+                        TensorOps, bucket.params[start], grad, buffers, group, zero, scalars
+                    )
             return
         for i, (param, grad) in enumerate(zip(bucket.params, bucket.grads, strict=True)):
             buffers = {name: tensors[i] for name, tensors in bucket.buffers.items()}
@@ -373,14 +403,16 @@ class ChainedOptimizer(Optimizer):
                 bucket.buffers[name].append(state[name])
         return buckets.values()
 
-    def _resolve_impl(self, bucket: Bucket, recording: bool, info: ChainInfo) -> Impl:
+    def _resolve_impl(self, bucket: Bucket, recording: bool, info: ChainInfo) -> Path:
         impl = self.impl
         if impl == "auto":
             param = bucket.params[0]
             if info.fused is not None and info.fused.supports(param):
                 impl = "fused"
-            elif info.per_tensor or (param.device.type == "cpu" and param.numel() >= LARGE_ON_CPU):
+            elif info.per_tensor:
                 impl = "reference"
+            elif param.device.type == "cpu" and param.numel() >= LARGE_ON_CPU:
+                impl = "chunked"
             else:
                 impl = "foreach"
         elif impl == "fused" and info.fused is None:  # a group whose rule has no kernel
@@ -416,6 +448,19 @@ class ChainedOptimizer(Optimizer):
             zero,
             {name: _as_tensor(value) for name, value in scalars.items()},
         )
+
+
+def _chunks(params: list[Tensor]) -> Iterator[tuple[int, int]]:
+    """Runs of consecutive tensors of at most CHUNK_ON_CPU elements in all (a larger tensor
+    alone): what one multi-tensor call can update while it stays in cache."""
+    start, size = 0, 0
+    for i, param in enumerate(params):
+        if i > start and size + param.numel() > CHUNK_ON_CPU:
+            yield start, i
+            start, size = i, 0
+        size += param.numel()
+    if params:
+        yield start, len(params)
 
 
 def _is_number(value: Any) -> bool:

@@ -6,8 +6,10 @@ interpolation of the momentum and the gradient.
     m <- beta2 * m + (1 - beta2) * g          (the momentum, with a longer memory)
 
 Every coordinate moves by exactly lr (plus decay), so Lion's lr is typically 3-10x smaller
-than AdamW's and its weight decay 3-10x larger. As the `lion-pytorch` package's `Lion` (its
-foreach arithmetic: lerp for both EMAs).
+than AdamW's and its weight decay 3-10x larger. As the `lion-pytorch` package's `Lion`, in
+its arithmetic (beta * m, then + (1 - beta) * g, for both EMAs), so that the signs agree
+bit for bit: its foreach variant interpolates with lerp instead, which rounds differently and
+can flip the sign of a coordinate whose interpolation is within rounding of 0.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from research.optim.validation import Bound, Hyperparameter
 
 @dataclass(frozen=True)
 class InterpolatedSign(Transform):
-    """direction = sign(lerp(m, g, 1 - beta1)); then m <- lerp(m, g, 1 - beta2)."""
+    """direction = sign(beta1 * m + (1 - beta1) * g); then m <- beta2 * m + (1 - beta2) * g."""
 
     interpolation: str = "beta1"
     momentum: str = "beta2"
@@ -34,10 +36,13 @@ class InterpolatedSign(Transform):
         return ("exp_avg",)
 
     def apply(self, ctx: StepContext) -> None:
-        exp_avg = ctx.state["exp_avg"]
-        direction = ctx.ops.lerp(exp_avg, ctx.grad, 1 - ctx.hp[self.interpolation])
-        ctx.ops.sign_(direction)
-        ctx.ops.lerp_(exp_avg, ctx.grad, 1 - ctx.hp[self.momentum])
+        ops, exp_avg = ctx.ops, ctx.state["exp_avg"]
+        beta1, beta2 = ctx.hp[self.interpolation], ctx.hp[self.momentum]
+        direction = ops.mul_scalar(exp_avg, beta1)
+        ops.add_(direction, ctx.grad, alpha=1 - beta1)
+        ops.sign_(direction)
+        ops.mul_(exp_avg, beta2)
+        ops.add_(exp_avg, ctx.grad, alpha=1 - beta2)
         ctx.direction = [(1.0, direction)]
 
 

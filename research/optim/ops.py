@@ -49,6 +49,8 @@ class Ops(Protocol):
     @staticmethod
     def clone(x: Tensors) -> Tensors: ...
     @staticmethod
+    def mul_scalar(x: Tensors, scalar: Scalar) -> Tensors: ...
+    @staticmethod
     def lerp(x: Tensors, end: Tensors, weight: Scalar) -> Tensors: ...
     @staticmethod
     def sign_(x: Tensors) -> None: ...
@@ -142,6 +144,10 @@ class TensorOps:
     @staticmethod
     def clone(x: Tensor) -> Tensor:
         return x.clone()
+
+    @staticmethod
+    def mul_scalar(x: Tensor, scalar: Scalar) -> Tensor:
+        return x * _like(scalar, x)
 
     @staticmethod
     def lerp(x: Tensor, end: Tensor, weight: Scalar) -> Tensor:
@@ -262,6 +268,10 @@ class ForeachOps:
     @staticmethod
     def clone(x: list[Tensor]) -> list[Tensor]:
         return [t.clone() for t in x]
+
+    @staticmethod
+    def mul_scalar(x: list[Tensor], scalar: float) -> list[Tensor]:
+        return list(torch._foreach_mul(x, scalar))
 
     @staticmethod
     def lerp(x: list[Tensor], end: list[Tensor], weight: float) -> list[Tensor]:

@@ -95,9 +95,16 @@ class DistanceEstimate(Transform):
             correction = ((1 - beta2 ** (k + 1)) ** 0.5) / (1 - beta1 ** (k + 1))
         dlr = d * lr * correction
         scalars.update(
-            prodigy_d=d, dlr=dlr, lr_max=lr, beta1=beta1, beta2=beta2, beta3=beta3,
-            decouple=first["decouple"],
-        )  # fmt: skip
+            {
+                "prodigy_d": d,
+                "dlr": dlr,
+                "lr_max": lr,
+                "beta1": beta1,
+                "beta2": beta2,
+                "beta3": beta3,
+                "decouple": first["decouple"],
+            }
+        )
 
     def apply(self, ctx: StepContext) -> None:
         ops, hp, sc, state = ctx.ops, ctx.hp, ctx.scalars, ctx.state
