@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -144,3 +145,22 @@ def test_bad_values_of_new_optimizers_fail_with_the_field_named(
     cfg = make_cfg(*override.split())
     with pytest.raises(ValueError, match=message):
         instantiate(cfg.optimizer)(_params())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optimizer=adafactor", "optimizer.d=0.5"], "optimizer.d=0.5 must be >= 1 for Adafactor"),
+        (["optimizer=lion", "+optimizer.eps=1e-8"], "optimizer: Lion got unknown hyperparameter"),
+        (["optimizer=muon", "optimizer.impl=fused"], "optimizer.impl='fused': torch has no"),
+        (["optimizer=prodigy", "optimizer.decouple=3"], "optimizer.decouple=3 must be true or"),
+    ],
+)
+def test_a_run_refuses_bad_optimizer_values_at_start_up(
+    make_cfg: Callable[..., DictConfig], overrides: list[str], message: str
+) -> None:
+    from research.config.errors import ConfigError
+    from research.training.pipeline import optimizer_factory
+
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        optimizer_factory(make_cfg(*overrides).optimizer)

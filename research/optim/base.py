@@ -178,20 +178,29 @@ class ChainedOptimizer(Optimizer):
         self._init_transient()
         super().__init__(params, {**self.default_hyperparameters, **hyperparameters})
 
-    def _check_arguments(self, impl: Impl, hyperparameters: Mapping[str, Any]) -> None:
-        name = type(self).__name__
-        unknown = sorted(set(hyperparameters) - set(self.default_hyperparameters))
+    @classmethod
+    def _check_arguments(cls, impl: Impl, hyperparameters: Mapping[str, Any]) -> None:
+        name = cls.__name__
+        unknown = sorted(set(hyperparameters) - set(cls.default_hyperparameters))
         if unknown:
-            expected = ", ".join(self.default_hyperparameters)
+            expected = ", ".join(cls.default_hyperparameters)
             raise TypeError(f"{name} got unknown hyperparameter(s) {unknown}; it takes {expected}")
         if impl not in get_args(Impl):
             raise ValueError(f"impl={impl!r} is not one of {get_args(Impl)}")
-        if impl == "fused" and chain_info(self.chain).fused is None:
+        if impl == "fused" and chain_info(cls.chain).fused is None:
             raise ValueError(f"impl='fused': torch has no fused kernel for {name}'s chain")
-        if impl == "compile" and not all(chain_info(c).compilable for c in self._chains()):
+        if impl == "compile" and not all(chain_info(c).compilable for c in cls._chains()):
             raise ValueError(
                 f"impl='compile' is not available for {name}: its chain is not elementwise"
             )
+
+    @classmethod
+    def check_hyperparameters(cls, impl: Impl = "auto", **hyperparameters: Any) -> None:
+        """Raise the error the constructor would for these values, before any parameter
+        exists (the training pipeline calls it at start-up)."""
+        cls._check_arguments(impl, hyperparameters)
+        for name, value in hyperparameters.items():
+            cls._bounds[name].check(value, cls.__name__)
 
     def _init_transient(self) -> None:
         self._record_next_step = False
@@ -391,7 +400,7 @@ class ChainedOptimizer(Optimizer):
                 param.numel() >= LARGE_ON_CPU,
                 state["step"],
                 *(state[k] for k in info.initial_scalars),
-                tuple(owners),
+                id(owners),  # the state layout (one cached dict per layout)
             )
             bucket = buckets.get(key)
             if bucket is None:

@@ -51,6 +51,8 @@ class Ops(Protocol):
     @staticmethod
     def mul_scalar(x: Tensors, scalar: Scalar) -> Tensors: ...
     @staticmethod
+    def sub(x: Tensors, other: Tensors) -> Tensors: ...
+    @staticmethod
     def lerp(x: Tensors, end: Tensors, weight: Scalar) -> Tensors: ...
     @staticmethod
     def sign_(x: Tensors) -> None: ...
@@ -148,6 +150,10 @@ class TensorOps:
     @staticmethod
     def mul_scalar(x: Tensor, scalar: Scalar) -> Tensor:
         return x * _like(scalar, x)
+
+    @staticmethod
+    def sub(x: Tensor, other: Tensor) -> Tensor:
+        return x - other
 
     @staticmethod
     def lerp(x: Tensor, end: Tensor, weight: Scalar) -> Tensor:
@@ -272,6 +278,10 @@ class ForeachOps:
     @staticmethod
     def mul_scalar(x: list[Tensor], scalar: float) -> list[Tensor]:
         return list(torch._foreach_mul(x, scalar))
+
+    @staticmethod
+    def sub(x: list[Tensor], other: list[Tensor]) -> list[Tensor]:
+        return list(torch._foreach_sub(x, other))
 
     @staticmethod
     def lerp(x: list[Tensor], end: list[Tensor], weight: float) -> list[Tensor]:

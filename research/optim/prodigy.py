@@ -114,7 +114,7 @@ class DistanceEstimate(Transform):
         grad = ctx.grad
         if hp["lr"] == 0:
             return
-        difference = ops.add(state["p0"], ctx.params, alpha=-1.0)
+        difference = ops.sub(state["p0"], ctx.params)
         ctx.extras["dots"] = ops.each(
             lambda g, p: torch.dot(g.flatten(), p.flatten()), grad, difference
         )

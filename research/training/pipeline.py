@@ -22,6 +22,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from research.config.errors import ConfigError
 from research.data.base import InMemoryDataModule
 from research.models.base import Model
+from research.optim.base import ChainedOptimizer
 from research.tracking.checkpoint_io import AtomicCheckpointIO
 from research.tracking.continuity import ResumePoint, RunContinuity, continue_loggers
 from research.tracking.history import MetricHistory
@@ -37,6 +38,22 @@ from research.training.quiet import silence_library_notices
 from research.training.signals import interruption_in, signals_as_exceptions
 
 log = logging.getLogger(__name__)
+
+
+def optimizer_factory(cfg: DictConfig) -> Any:
+    """The optimizer config as a factory of optimizers, its values checked now: a bad value of
+    one of the project's optimizers is a one-line error at start-up, not a traceback from
+    inside the Trainer."""
+    factory = instantiate(cfg)
+    target = getattr(factory, "func", None)
+    if isinstance(target, type) and issubclass(target, ChainedOptimizer):
+        try:
+            target.check_hyperparameters(**factory.keywords)
+        except TypeError as error:
+            raise ConfigError(f"optimizer: {error}") from None
+        except ValueError as error:
+            raise ConfigError(f"optimizer.{error}") from None
+    return factory
 
 
 def build_model(cfg: DictConfig, datamodule: InMemoryDataModule) -> torch.nn.Module:
@@ -131,7 +148,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
     datamodule.resume_within_epoch = resume.steps_into_epoch if resume else 0
     module = SupervisedModule(
         net=build_model(cfg.model, datamodule),
-        optimizer=instantiate(cfg.optimizer),
+        optimizer=optimizer_factory(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         check_finite_every_n_steps=cfg.check_finite_every_n_steps,
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
