@@ -27,6 +27,22 @@ def discard_unused_run_folder(output_dir: Path) -> None:
         shutil.rmtree(output_dir, ignore_errors=True)
 
 
+def interrupted_line(signal_name: str, output_dir: Path) -> str:
+    """What was kept, and how to go on from it."""
+    if (output_dir / "checkpoints" / "last.ckpt").is_file():
+        return (
+            f"interrupted by {signal_name}: the run's record and last checkpoint are in "
+            f"{output_dir}; continue it with ckpt_path=last hydra.run.dir={output_dir}"
+        )
+    if (output_dir / "results.json").is_file():
+        return (
+            f"interrupted by {signal_name}: the run's record is in {output_dir}; no checkpoint "
+            "was written yet (every 60 s, at the end and on SIGTERM), so run it again"
+        )
+    discard_unused_run_folder(output_dir)
+    return f"interrupted by {signal_name} before training: nothing to keep, run it again"
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
@@ -50,9 +66,7 @@ def main(cfg: DictConfig) -> float | None:
             raise
         signum = interruption.signum if interruption else signal.SIGINT
         print(
-            f"interrupted by {signal.Signals(signum).name}: the run's record and last checkpoint "
-            f"are in {cfg.paths.output_dir}; continue it with ckpt_path=last "
-            f"hydra.run.dir={cfg.paths.output_dir}",
+            interrupted_line(signal.Signals(signum).name, Path(cfg.paths.output_dir)),
             file=sys.stderr,
         )
         sys.exit(128 + signum)

@@ -22,6 +22,7 @@ ALLOWED = {
     "training": {"config", "data", "models", "problems", "optim", "tracking"},
     "train": {"config", "training"},
     "sweep": {"config", "tracking", "training"},
+    "benchmark": {"config", "tracking", "training", "sweep"},
     "report": {"config", "tracking"},
 }
 

@@ -172,16 +172,21 @@ def test_ctrl_c_is_one_line_and_keeps_the_record(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    checkpoint = tmp_path / "run/checkpoints/last.ckpt"  # written after an epoch is recorded
-    while not checkpoint.exists():
+    results = tmp_path / "run/results.json"
+    while not (tmp_path / "run/metrics.csv").exists():  # training has begun
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(0.05)
+    time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1].startswith("interrupted by SIGINT: the run's record")
-    assert json.loads((tmp_path / "run/results.json").read_text())["history"]
+    checkpointed = (tmp_path / "run/checkpoints/last.ckpt").is_file()
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line.startswith("interrupted by SIGINT: the run's record")
+    assert checkpointed, "Ctrl-C during training checkpoints the state, as SIGTERM does"
+    assert "continue it with ckpt_path=last" in last_line, last_line
+    assert json.loads(results.read_text())["history"]
 
 
 def test_untracked_code_marks_the_commit_dirty(tmp_path: Path) -> None:

@@ -59,15 +59,21 @@ PRUNERS: dict[str, dict[str, Any]] = {
 @dataclass
 class OptunaSweeperConf:
     _target_: str = SWEEPER_TARGET
+    # Sampler and pruner nodes reach the sweeper as configs, also in Hydra's `_target_` form:
+    # it builds them (keys the class does not take are dropped with a warning).
+    _recursive_: bool = False
     defaults: list[Any] = field(
         default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}]
     )
     # null: the `hparams_search` choice, else `task_name`. Re-running continues this study.
     study_name: str | None = None
-    # Outside the timestamped sweep folder, so a re-run resumes. Any RDB URL Optuna takes
-    # (sqlite, postgresql, mysql); the journal storage has no heartbeats and is not supported.
-    storage: str = "sqlite:///${hydra.runtime.cwd}/optuna/studies.db"
-    direction: str = "maximize"
+    # Outside the timestamped sweep folder, so a re-run resumes (null: this default). Any RDB URL
+    # Optuna takes (sqlite, postgresql, mysql) or journal:///path/studies.log (Optuna's journal
+    # file, with the sweeper's own heartbeats). A password is masked in everything the sweep
+    # writes; better, give it through PGPASSWORD / ~/.pgpass or ${oc.env:VAR}.
+    storage: str | None = "sqlite:///${hydra.runtime.cwd}/optuna/studies.db"
+    # maximize or minimize (or a one-element list, as Hydra's Optuna sweeper accepts).
+    direction: Any = "maximize"
     # Trials the study should hold in the end: complete + pruned + failed (killed ones excluded).
     n_trials: int = 20
     # Trials run at the same time, one batch per launcher call (hydra/launcher=joblib); null:
@@ -79,12 +85,19 @@ class OptunaSweeperConf:
     max_failure_rate: float = 0.5
     # key: Hydra sweep syntax, e.g. `tag(log, interval(1e-5, 1e-1))`, `choice(a, b)`, `range(1, 5)`.
     params: dict[str, Any] = field(default_factory=dict)
+    # The older Hydra plugin's form: {key: {type: float|int|categorical, low, high, log, step,
+    # choices}}; `params` win for a key in both.
+    search_space: dict[str, Any] = field(default_factory=dict)
+    # "module.function": called as function(config, trial) after each ask, to suggest more
+    # parameters (define-by-run); they reach the run as key=value overrides.
+    custom_search_space: str | None = None
     # Trials to run first, as {key: value the run gets}; skipped when the study already has them.
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     # Seconds between liveness records, and silence after which a trial counts as killed.
     heartbeat_interval: int = 10
     grace_period: int = 60
-    # A killed trial is run again this many times with the same parameters.
+    # A lost trial (killed, cancelled, preempted) is run again this many times with the same
+    # parameters, from its last checkpoint.
     retry_killed: int = 1
     # GPUs each parallel trial gets (trainer.devices); null: visible GPUs // n_jobs.
     gpus_per_trial: int | None = None

@@ -16,9 +16,14 @@ from omegaconf import DictConfig
 
 class OptunaSweeper(Sweeper):
     def __init__(self, **options: Any) -> None:
+        from research.config.errors import ConfigError
         from research.sweep.sweeper import OptunaSweeperImpl
 
-        self._impl = OptunaSweeperImpl(**options)
+        try:
+            self._impl = OptunaSweeperImpl(**options)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -27,9 +32,13 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         from research.config.errors import ConfigError
+        from research.sweep.sweeper import SweepStopped
 
         try:
             self._impl.sweep(arguments)
-        except ConfigError as error:  # a malformed search space: one line, before any trial
+        except ConfigError as error:  # a bad search space, storage or config: before any trial
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
+        except SweepStopped as error:  # too many failures, interrupted: the record says why
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)

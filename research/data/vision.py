@@ -52,17 +52,17 @@ class TorchvisionDataModule(InMemoryDataModule):
     def _not_available(self, class_name: str, error: Exception) -> Exception:
         """One line for the two ways a user meets a missing dataset; other errors as they are."""
         where = self.data_dir.resolve()
-        if isinstance(error, OSError) or "download" in str(error).lower():
-            first_line = str(error).strip().splitlines()[0]
-            return DatasetNotFoundError(
-                f"{class_name} could not be downloaded into {where} ({first_line.rstrip(':')}, "
-                "no network?): put its files there in torchvision's layout, or set "
-                "paths.data_dir to a folder that has them"
-            )
-        if "not found" in str(error).lower():
+        message = str(error).strip()
+        if isinstance(error, RuntimeError) and "not found" in message.lower():
             return DatasetNotFoundError(
                 f"{class_name} not found in {where}: run once with data.download=true "
                 "(needs network) or set paths.data_dir to a folder that has it"
+            )
+        if isinstance(error, OSError) or "download" in message.lower():
+            return DatasetNotFoundError(
+                f"{class_name} could not be downloaded into {where} "
+                f"({message.splitlines()[0].rstrip(':')}, no network?): put its files there "
+                "in torchvision's layout, or set paths.data_dir to a folder that has them"
             )
         return error
 

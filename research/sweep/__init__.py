@@ -1,7 +1,10 @@
 """Optuna hyperparameter search as a Hydra sweeper (`hydra/sweeper=optuna`).
 
-space: search-space syntax; factories: samplers and pruners; storage: RDB, heartbeats, lock;
-counts: what counts toward n_trials; sweeper: the ask/tell loop; outcome: a run's verdict;
-devices: GPUs for parallel trials; reporting: the per-epoch report/prune callback inside a
-run; summary, wandb_summary: what a sweep leaves at the end.
+space, legacy_space: search-space syntax; factories: samplers and pruners; storage: URLs,
+the study lock, opening a storage; liveness: heartbeats on every storage; counts: what counts
+toward n_trials; retry: lost trials run again; sweeper: the ask/tell loop; preflight: the first
+point's config checked before any trial; outcome: a run's verdict; submitit_jobs: trials as
+SLURM/local jobs, one verdict each; credentials: no storage password in anything written;
+devices: GPUs for parallel trials; reporting: the per-epoch report/prune callback inside a run;
+summary, wandb_summary: what a sweep leaves at the end.
 """

@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 FAIL_KIND = "fail_kind"
 FAIL_REASON = "fail_reason"
-FailKind = Literal["error", "diverged", "interrupted"]
+FailKind = Literal["error", "diverged", "interrupted", "lost"]
 COUNTED_FAILURES = ("error", "diverged")
 
 

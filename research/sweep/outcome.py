@@ -64,7 +64,13 @@ def interrupted(error: BaseException) -> Outcome:
     )
 
 
-def launch_failed(error: Exception) -> Outcome:
+def lost(cause: BaseException | str, output_dir: str | None = None) -> Outcome:
+    """The trial's process was cancelled, preempted or killed: not counted, retried."""
+    reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+    return Outcome(TrialState.FAIL, fail_kind="lost", reason=reason, output_dir=output_dir)
+
+
+def launch_failed(error: BaseException) -> Outcome:
     """The launcher raised for this job (e.g. its overrides do not compose)."""
     return Outcome(TrialState.FAIL, fail_kind="error", reason=f"{type(error).__name__}: {error}")
 

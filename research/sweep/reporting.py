@@ -1,32 +1,43 @@
 """Inside a trial's run: report the metric every epoch to its Optuna trial, prune on request.
 
-The trial is reached through the storage (URL, study name, trial id from the `trial` config
-key), so this works in any process the launcher picks. Under DDP only rank 0 talks to the
-storage; its decision is broadcast so that every rank stops at the same epoch.
+The trial is reached through the storage: study name and trial id come from the `trial` config
+key, the storage URL from the environment the sweeper sets (STORAGE_ENV), so no password
+reaches a run's config, overrides or W&B run; this works in any process the launcher picks.
+Under DDP only rank 0 talks to the storage; its decision is broadcast so that every rank
+stops at the same epoch.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+from pathlib import Path
 
 import optuna
 import pytorch_lightning as pl
 
 from research.sweep.factories import make_pruner
+from research.sweep.retry import OUTPUT_DIR
 from research.sweep.storage import open_storage
 from research.training.module import RunPruned
 
 log = logging.getLogger(__name__)
 
 PRUNER_ATTR = "pruner"  # study user attribute: the pruner spec the sweeper configured
+STORAGE_ENV = "RESEARCH_SWEEP_STORAGE"  # set by the sweep process, inherited by its jobs
 
 
-def trial_callbacks(
-    storage: str, study_name: str, trial_id: int, number: int, monitor: str
-) -> list[pl.Callback]:
+class NoStorageError(RuntimeError):
+    """A run with a `trial` node, started outside a sweep."""
+
+
+def trial_callbacks(study_name: str, trial_id: int, number: int, monitor: str) -> list[pl.Callback]:
     """The run's `trial` node names this function, so a run needs no import of the sweeper."""
     del number  # kept in the node for the run's record, not needed to reach the trial
+    storage = os.environ.get(STORAGE_ENV)
+    if not storage:
+        raise NoStorageError(f"trial= is set by the Optuna sweeper, which sets {STORAGE_ENV}")
     return [OptunaReporter(storage, study_name, trial_id, monitor)]
 
 
@@ -57,6 +68,8 @@ class OptunaReporter(pl.Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit" and trainer.is_global_zero:
             self._trial = load_trial(self.storage, self.study_name, self.trial_id)
+            # Known from the start, so a lost trial's retry finds its last checkpoint.
+            self._trial.set_user_attr(OUTPUT_DIR, str(Path(trainer.default_root_dir).absolute()))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._validated = self._validated or not trainer.sanity_checking

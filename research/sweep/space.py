@@ -99,6 +99,12 @@ class SearchSpace:
             )
         return {by_key[k].name: by_key[k].sampled(v) for k, v in applied.items()}
 
+    def first_point(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Sampled values for a pre-flight check: `given` (the first enqueued point), else
+        each parameter's first value (the first choice, the low end of a range)."""
+        point = {p.name: _first_value(p.distribution) for p in self.params}
+        return {**point, **(given or {})}
+
     def grid(self) -> dict[str, list[Any]]:
         continuous = [p.key for p in self.params if p.grid is None]
         if continuous:
@@ -189,6 +195,13 @@ def _check_tags(key: str, tags: set[str], allowed: set[str]) -> None:
 def quoted(text: str) -> str:
     """A string as a quoted Hydra override value: URLs, paths and names survive re-parsing."""
     return "'" + text.replace("'", "\\'") + "'"
+
+
+def _first_value(distribution: BaseDistribution) -> Any:
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    assert isinstance(distribution, (FloatDistribution, IntDistribution))
+    return distribution.low
 
 
 def _one_minus(value: float) -> float:

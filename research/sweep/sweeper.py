@@ -5,8 +5,11 @@ stopped, count the study, ask for up to n_jobs new trials; launch them through H
 with the sampled values and a `trial=...` override as their overrides; tell Optuna what each
 run's results.json says. The round repeats until the study holds n_trials counted trials (see
 `counts`), so re-running the same command resumes, and two sweeps on one study share the work.
-The trial's overrides, not this process, carry everything a run needs: DDP ranks relaunched
-with the job's overrides report to the same trial, and never create one.
+The trial's overrides (and the storage URL in the environment, never in a file) carry
+everything a run needs: DDP ranks relaunched with the job's overrides report to the same trial,
+and never create one. A trial that ends without a verdict (its job cancelled, preempted or
+killed) does not count and its parameters run again (`retry`); in-process, a signal stops the
+sweep.
 """
 
 from __future__ import annotations
@@ -15,28 +18,35 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
+from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
-from optuna.storages import RDBStorage, fail_stale_trials
+from optuna.storages import BaseStorage
 from optuna.trial import Trial
 
-from research.sweep import wandb_summary
+from research.config.errors import ConfigError
+from research.sweep import credentials, wandb_summary
 from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.factories import make_pruner, make_sampler
-from research.sweep.outcome import Outcome, interrupted, launch_failed, outcome_of, tell
+from research.sweep.legacy_space import legacy_params
+from research.sweep.liveness import fail_stale, record_heartbeat
+from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
+from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
+from research.sweep.retry import RESUME_FROM, retry_lost
 from research.sweep.space import SearchSpace, parse_search_space, quoted
-from research.sweep.storage import heartbeat, open_storage, study_lock
+from research.sweep.storage import heartbeat, masked, open_storage, parse_url, study_lock
+from research.sweep.submitit_jobs import JobLost, is_submitit, launch_each
 from research.sweep.summary import (
     APPLIED_PARAMS,
     leaderboard,
@@ -48,12 +58,23 @@ from research.sweep.summary import (
 log = logging.getLogger(__name__)
 
 
-class TooManyFailuresError(RuntimeError):
+class SweepStopped(RuntimeError):
+    """The sweep ended before n_trials counted: its message is the one line the user sees."""
+
+
+class TooManyFailuresError(SweepStopped):
     """More than max_failure_rate x n_trials trials failed or diverged."""
 
 
-class SweepInterrupted(RuntimeError):
+class SweepInterrupted(SweepStopped):
     """A signal stopped a trial that ran inside this process: the sweep stops too."""
+
+
+class TooManyLostError(SweepStopped):
+    """Trial after trial ended without a verdict: something kills every job."""
+
+
+DEFAULT_STORAGE = "sqlite:///{cwd}/optuna/studies.db"
 
 
 class OptunaSweeperImpl:
@@ -61,8 +82,8 @@ class OptunaSweeperImpl:
         self,
         *,
         study_name: str | None,
-        storage: str,
-        direction: str,
+        storage: str | None,
+        direction: str | Sequence[str],
         n_trials: int,
         n_jobs: int | None,
         seed: int | None,
@@ -75,20 +96,23 @@ class OptunaSweeperImpl:
         gpus_per_trial: int | None,
         sampler: Mapping[str, Any] | None,
         pruner: Mapping[str, Any] | None,
+        search_space: Mapping[str, Any] | None = None,
+        custom_search_space: str | None = None,
     ) -> None:
         if grace_period <= heartbeat_interval:
-            raise ValueError(
+            raise ConfigError(
                 f"grace_period={grace_period} must exceed heartbeat_interval={heartbeat_interval}:"
                 " live trials would be taken for killed ones"
             )
         self.study_name = study_name
-        self.storage_url = storage
-        self.direction = direction
+        self.storage_url = storage or ""  # null (Hydra's plugin: in memory): the default file
+        self.direction = _single_direction(_plain(direction))
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.seed = seed
         self.max_failure_rate = max_failure_rate
-        self.params = _plain(params) or {}
+        self.params = {**legacy_params(_plain(search_space) or {}), **(_plain(params) or {})}
+        self.custom_search_space = custom_search_space
         self.enqueue = _plain(enqueue) or []
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
@@ -106,22 +130,32 @@ class OptunaSweeperImpl:
     ) -> None:
         self.config = config
         self.hydra_context = hydra_context
+        self.storage_url = self.storage_url or DEFAULT_STORAGE.format(cwd=config.hydra.runtime.cwd)
+        credentials.scrub(config, self.storage_url)
+        credentials.scrub_hydra_config(self.storage_url)
+        credentials.hand_to_trials(self.storage_url)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         choices = config.hydra.runtime.choices
         self.study_name = self.study_name or choices.get("hparams_search") or config.task_name
-        in_process = isinstance(self.launcher, BasicLauncher)
+        in_process = self.in_process = isinstance(self.launcher, BasicLauncher)
         if in_process and (self.n_jobs or 1) > 1:
             log.warning("The basic launcher runs one trial at a time: use hydra/launcher=joblib")
         self.batch_size = 1 if in_process else self.n_jobs or _launcher_jobs(config)
-        n_gpus = 0 if self.batch_size == 1 else visible_gpus(config.trainer.get("accelerator"))
+        # A submitit job gets its GPUs from the launcher (hydra.launcher.gpus_per_node), not
+        # from this process's devices.
+        shares_gpus = self.batch_size > 1 and not is_submitit(self.launcher)
+        n_gpus = visible_gpus(config.trainer.get("accelerator")) if shares_gpus else 0
         self.gpu_slots = gpu_slots(n_gpus, self.batch_size, self.gpus_per_trial) if n_gpus else []
         self.wandb = wandb_summary.wandb_node(config)
 
     def sweep(self, arguments: list[str]) -> None:
         assert self.config is not None and self.hydra_context is not None
+        parse_url(self.storage_url)
         space = parse_search_space(self.params, arguments, self.hydra_context.config_loader)
+        first = space.first_point(space.to_sampled(self.enqueue[0]) if self.enqueue else None)
+        preflight(self.hydra_context.config_loader, self.config, space.overrides(first))
         if not space.params:
             log.warning("Nothing to search: set hydra.sweeper.params or pass interval()/choice()")
         if (self.sampler or {}).get("name") == "grid" and space.grid_size() < self.n_trials:
@@ -135,13 +169,11 @@ class OptunaSweeperImpl:
             # Heartbeats are recorded by this loop itself (see storage.heartbeat).
             warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
             with study_lock(self.storage_url):
-                storage = open_storage(
-                    self.storage_url, self.heartbeat_interval, self.grace_period, self.retry_killed
-                )
+                storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
                 study = self._study(storage, space, sweep_dir)
             counts = self._optimize(study, storage, space)
         summary = summarize(
-            study, counts, self.storage_url, self.config.optimized_metric, self.n_trials
+            study, counts, masked(self.storage_url), self.config.optimized_metric, self.n_trials
         )
         path = write_results(summary, sweep_dir)
         print_leaderboard(leaderboard(study, counts))
@@ -154,8 +186,13 @@ class OptunaSweeperImpl:
                 f"{counts.failed} trials failed, more than max_failure_rate="
                 f"{self.max_failure_rate} x n_trials={self.n_trials}; see {path}"
             )
+        if self._too_many_lost(counts):
+            raise TooManyLostError(
+                f"{counts.lost} trials ended without a verdict (killed, cancelled), more than "
+                f"{self._lost_limit()}: something stops every job; see their logs and {path}"
+            )
 
-    def _study(self, storage: RDBStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
+    def _study(self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
         """Create or load the study (under the study lock). The sampler seed is offset by the
         trials already there, so that a resumed sweep does not replay the first run's start-up
         points."""
@@ -183,22 +220,27 @@ class OptunaSweeperImpl:
             if not _has_trial_with(study, sampled):
                 study.enqueue_trial(sampled)
         log.info("Study %s in %s: %d trial(s) so far, running until %d count",
-                 self.study_name, self.storage_url, existing, self.n_trials)  # fmt: skip
+                 self.study_name, masked(self.storage_url), existing, self.n_trials)  # fmt: skip
         return study
 
     def _optimize(
-        self, study: optuna.Study, storage: RDBStorage, space: SearchSpace
+        self, study: optuna.Study, storage: BaseStorage, space: SearchSpace
     ) -> TrialCounts:
         while True:
             with study_lock(self.storage_url):
-                fail_stale_trials(study)
+                fail_stale(study, self.grace_period)
                 counts = count_trials(study.get_trials(deepcopy=False))
-                if counts.counted >= self.n_trials or self._too_many_failures(counts):
+                if (
+                    counts.counted >= self.n_trials
+                    or self._too_many_failures(counts)
+                    or self._too_many_lost(counts)
+                ):
                     return counts
+                retry_lost(study, self.retry_killed)  # only while the study needs trials
                 free = self.n_trials - counts.counted - counts.running
                 trials = [study.ask(space.distributions) for _ in range(min(self.batch_size, free))]
                 for trial in trials:
-                    storage.record_heartbeat(trial._trial_id)
+                    record_heartbeat(storage, trial._trial_id)
             if trials:
                 self._run_batch(study, storage, space, trials)
             else:  # the remaining trials run in other processes: wait for them (or their death)
@@ -206,8 +248,12 @@ class OptunaSweeperImpl:
                 time.sleep(self.heartbeat_interval)
 
     def _run_batch(
-        self, study: optuna.Study, storage: RDBStorage, space: SearchSpace, trials: list[Trial]
+        self, study: optuna.Study, storage: BaseStorage, space: SearchSpace, trials: list[Trial]
     ) -> None:
+        if self.custom_search_space:
+            extend = get_method(self.custom_search_space)
+            for trial in trials:
+                extend(self.config, trial)
         jobs = [self._job_overrides(space, trial, slot) for slot, trial in enumerate(trials)]
         for trial in trials:
             trial.set_user_attr(APPLIED_PARAMS, space.applied(trial.params))
@@ -222,30 +268,48 @@ class OptunaSweeperImpl:
         for trial, outcome in zip(trials, outcomes, strict=True):
             tell(study, trial, outcome)
         stopped = [o.reason for o in outcomes if o.fail_kind == "interrupted"]
-        if stopped:
+        if stopped and self.in_process:
             raise SweepInterrupted(f"{stopped[0]}: run the same command again to resume")
 
     def _launch(self, jobs: list[list[str]]) -> list[Outcome]:
         assert self.launcher is not None
         initial_job_idx, self.job_idx = self.job_idx, self.job_idx + len(jobs)
-        try:
-            returns = self.launcher.launch(jobs, initial_job_idx=initial_job_idx)
-        except Exception as error:
-            log.exception("The launcher failed for %d job(s)", len(jobs))
-            return [launch_failed(error)] * len(jobs)
-        for job in returns:
-            if job.status == JobStatus.FAILED:
-                log.error("A trial raised", exc_info=job._return_value)
-        return [outcome_of(job) for job in returns]
+        if is_submitit(self.launcher):
+            returns = launch_each(self.launcher, jobs, initial_job_idx)
+        else:
+            try:
+                returns = list(self.launcher.launch(jobs, initial_job_idx=initial_job_idx))
+            except Exception as error:
+                log.exception("The launcher failed for %d job(s)", len(jobs))
+                return [launch_failed(error)] * len(jobs)
+        return [self._outcome(job) for job in returns]
+
+    def _outcome(self, job: JobReturn | BaseException) -> Outcome:
+        if isinstance(job, BaseException):  # a submitit job that returned nothing
+            log.warning("A trial's job ended without a verdict: %s", job)
+            return lost(job) if isinstance(job, JobLost) else launch_failed(job)
+        outcome = outcome_of(job)
+        if outcome.fail_kind == "interrupted" and not self.in_process:
+            # A signal to the trial's own process (scancel, preemption, a killed worker), not
+            # to this sweep: the trial is lost and runs again.
+            return lost(outcome.reason or "interrupted", outcome.output_dir)
+        if job.status == JobStatus.FAILED:
+            log.error("A trial raised", exc_info=job._return_value)
+        return outcome
 
     def _job_overrides(self, space: SearchSpace, trial: Trial, slot: int) -> list[str]:
         assert self.study_name is not None
         trial_node = (
             f"trial={{_target_:{trial_callbacks.__module__}.trial_callbacks,"
-            f"storage:{quoted(self.storage_url)},study_name:{quoted(self.study_name)},"
+            f"study_name:{quoted(self.study_name)},"
             f"trial_id:{trial._trial_id},number:{trial.number}}}"
         )
-        overrides = [*space.overrides(trial.params), trial_node]
+        known = space.distributions
+        extra = [f"{k}={v}" for k, v in trial.params.items() if k not in known]  # custom space
+        overrides = [*space.overrides(trial.params), *extra, trial_node]
+        resume_from = trial.user_attrs.get(RESUME_FROM)
+        if resume_from:  # the retry of a lost trial continues from where that one stopped
+            overrides.append(f"ckpt_path={quoted(resume_from)}")
         if self.wandb is not None:
             overrides += wandb_summary.trial_overrides(self.study_name, trial.number)
         if self.gpu_slots:
@@ -255,6 +319,28 @@ class OptunaSweeperImpl:
     def _too_many_failures(self, counts: TrialCounts) -> bool:
         return counts.failed > self.max_failure_rate * self.n_trials
 
+    def _too_many_lost(self, counts: TrialCounts) -> bool:
+        return counts.lost > self._lost_limit()
+
+    def _lost_limit(self) -> int:
+        """Preemption may lose many trials, but not endlessly: each point and its retries."""
+        return max(self.n_trials, 10) * (1 + self.retry_killed)
+
+
+def _single_direction(direction: Any) -> str:
+    """`direction` as Hydra's plugin takes it: a string, or a list (one direction per objective)."""
+    directions = [direction] if isinstance(direction, str) else list(direction)
+    if len(directions) != 1:
+        raise ConfigError(
+            f"hydra.sweeper.direction={directions}: a run returns one value (optimized_metric), "
+            "so give one direction: maximize or minimize"
+        )
+    if directions[0] not in ("maximize", "minimize"):
+        raise ConfigError(
+            f"hydra.sweeper.direction={directions[0]!r} is invalid: maximize or minimize"
+        )
+    return directions[0]
+
 
 def _launcher_jobs(config: DictConfig) -> int:
     """The launcher's own parallelism, with joblib's convention: -1 all CPUs, -2 all but one."""
@@ -262,7 +348,7 @@ def _launcher_jobs(config: DictConfig) -> int:
     return max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1) + 1 + n_jobs)
 
 
-def _n_trials_in(storage: RDBStorage, study_name: str) -> int:
+def _n_trials_in(storage: BaseStorage, study_name: str) -> int:
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:

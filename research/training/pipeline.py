@@ -31,6 +31,7 @@ from research.tracking.results import RESULTS_FILE, Status, finite_or_none, writ
 from research.tracking.run_summary import run_summary
 from research.training.callbacks.preemption import CheckpointOnSigterm
 from research.training.callbacks.progress import StepProgressBar
+from research.training.cluster import cluster_plugins, requeued_checkpoint
 from research.training.ddp_relaunch import relaunch_as_this_job
 from research.training.module import DivergedError, RunPruned, SupervisedModule
 from research.training.quiet import silence_library_notices
@@ -132,7 +133,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
     """Fit, test and record one run; `extra_callbacks` lets scripts observe it (benchmarks)."""
     silence_library_notices()
     output_dir = Path(cfg.paths.output_dir)
-    checkpoint = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    # a requeued SLURM job (preemption) runs the same command again: it continues itself
+    checkpoint = resolve_checkpoint(cfg.ckpt_path, output_dir) or requeued_checkpoint(output_dir)
     resume = ResumePoint.read(checkpoint) if checkpoint else None
     if resume:
         check_training_left(resume, cfg.trainer)
@@ -172,7 +174,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers,
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
         gradient_clip_val=None,  # the module clips: its optimization is manual
         # Lightning would add its own ModelCheckpoint, writing a file every epoch;
         # checkpoints/last.ckpt comes from the callbacks config (`LastCheckpoint`)

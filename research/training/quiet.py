@@ -19,10 +19,6 @@ _LIGHTNING_NOTICES = (
 _WARNINGS = (
     # Lightning's own pytree helper calls a torch API that torch 2.14 deprecates.
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-    # With `srun` on the PATH, Lightning's SLURM detection (which it runs on every fit, for
-    # its checkpoint lookup too) hints at srun in any process not started by srun. Runs here
-    # reach SLURM through the submitit launcher, which starts them the right way.
-    r"The `srun` command is available on your system but is not used",
     # A run resumed in place writes into its own checkpoints/ folder, as it should.
     r"Checkpoint directory .* exists and is not empty",
     # The loader is resumable mid-epoch, by the checkpoint's step count rather than by

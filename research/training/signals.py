@@ -17,6 +17,11 @@ class RunInterrupted(Exception):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.signum = signum
 
+    def __reduce__(self) -> tuple[type[RunInterrupted], tuple[int]]:
+        # submitit and joblib return a job's result by pickle: rebuild from the signal number,
+        # not from the message (the default, which is not a valid signal).
+        return (type(self), (self.signum,))
+
 
 def interruption_in(error: BaseException) -> RunInterrupted | None:
     """The signal behind `error`, also when code it interrupted re-raised it as something
@@ -33,26 +38,27 @@ def interruption_in(error: BaseException) -> RunInterrupted | None:
 
 
 class _Held:
-    """SIGTERM while a training batch runs waits for the batch's end, where the state is
-    whole and can be checkpointed (`callbacks.preemption`); any other time it acts at once."""
+    """A signal that arrives while a training batch runs waits for the batch's end, where the
+    state is whole and can be checkpointed (`callbacks.preemption`); any other time, or a
+    second signal while one waits (a second Ctrl-C), acts at once."""
 
     holding = False
     pending: int | None = None
 
 
-def hold_sigterm() -> None:
+def hold_signals() -> None:
     _Held.holding = True
 
 
-def release_sigterm() -> int | None:
-    """Stop holding; the SIGTERM that arrived meanwhile, if any."""
+def release_signals() -> int | None:
+    """Stop holding; the signal that arrived meanwhile, if any."""
     _Held.holding = False
     pending, _Held.pending = _Held.pending, None
     return pending
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
-    if _Held.holding and signum == signal.SIGTERM:
+    if _Held.holding and _Held.pending is None:
         _Held.pending = signum
         return
     raise RunInterrupted(signum)
@@ -67,6 +73,6 @@ def signals_as_exceptions() -> Iterator[None]:
     try:
         yield
     finally:
-        release_sigterm()
+        release_signals()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

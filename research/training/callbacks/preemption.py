@@ -1,5 +1,5 @@
-"""A SIGTERM (what a cluster scheduler sends before it preempts or cancels a job) ends the run
-after the current training batch, with a checkpoint of that state: the resumed run
+"""SIGTERM (what a cluster scheduler sends before it preempts or cancels a job) and Ctrl-C end
+the run after the current training batch, with a checkpoint of that state: the resumed run
 (`ckpt_path=last`) loses nothing. After an epoch's last batch it waits for the epoch's
 validation, so that the checkpoint holds a whole epoch."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from research.training.signals import RunInterrupted, hold_sigterm, release_sigterm
+from research.training.signals import RunInterrupted, hold_signals, release_signals
 
 
 def is_last_batch(trainer: pl.Trainer, batch_idx: int) -> bool:
@@ -22,7 +22,7 @@ class CheckpointOnSigterm(pl.Callback):
         self.path = path
 
     def on_train_batch_start(self, *args: Any) -> None:
-        hold_sigterm()
+        hold_signals()
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, module: pl.LightningModule, out: Any, batch: Any, idx: int
@@ -34,7 +34,7 @@ class CheckpointOnSigterm(pl.Callback):
         self._stop_if_asked(trainer)
 
     def _stop_if_asked(self, trainer: pl.Trainer) -> None:
-        signum = release_sigterm()
+        signum = release_signals()
         if signum is not None:
             trainer.save_checkpoint(self.path)
             raise RunInterrupted(signum)

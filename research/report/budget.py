@@ -1,0 +1,129 @@
+"""Expected best validation result after k tuning trials (Dodge et al., 2019), with a bootstrap
+band, and the test of which optimizer leads at a given budget (Sivaprasad et al., 2020).
+
+Conventions (stated in the report):
+- the estimator draws k trials *with replacement* from the N observed ones: with values sorted
+  worst to best, v(1) .. v(N), E[best of k] = sum_i v(i) * ((i/N)^k - ((i-1)/N)^k);
+- a trial that failed or diverged counts with the workload's `failure_value` (a wasted draw);
+  a pruned trial with the last value it reported; a killed trial (not counted by the sweeper)
+  is left out;
+- the band is the 2.5-97.5% percentile interval of the estimator over `RESAMPLES` bootstrap
+  resamples of the N trial values (seed `SEED`);
+- with an adaptive sampler (trials are not independent draws) the curve is instead the
+  best-so-far after k trials averaged over repeated studies, the band a bootstrap over studies;
+- the leader at budget k is tested against the runner-up by the same resamples: the two-sided
+  p-value is twice the smaller tail of the bootstrap distribution of their difference.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RESAMPLES = 2_000
+SEED = 0
+CONFIDENCE = 0.95
+
+
+def dodge_weights(n: int, budget: int) -> np.ndarray:
+    """(budget x n): row k-1 holds the chance that the i-th smallest value is the best of k."""
+    i = np.arange(1, n + 1)
+    k = np.arange(1, budget + 1)[:, None]
+    return (i / n) ** k - ((i - 1) / n) ** k
+
+
+def expected_best(values: Sequence[float], budget: int, higher_is_better: bool) -> np.ndarray:
+    """E[best of k draws with replacement], k = 1..budget, from the observed values."""
+    sign = 1.0 if higher_is_better else -1.0
+    ordered = np.sort(sign * np.asarray(values, dtype=float))
+    return sign * (dodge_weights(ordered.size, budget) @ ordered)
+
+
+def bootstrap_curves(
+    values: Sequence[float],
+    budget: int,
+    higher_is_better: bool,
+    n_resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> np.ndarray:
+    """(n_resamples x budget): the estimator on resamples of the trial values."""
+    sign = 1.0 if higher_is_better else -1.0
+    x = sign * np.asarray(values, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, x.size, size=(n_resamples, x.size))
+    resampled = np.sort(x[draws], axis=1)
+    return sign * (resampled @ dodge_weights(x.size, budget).T)
+
+
+@dataclass(frozen=True)
+class BudgetCurve:
+    """One optimizer on one workload: the curve over k = 1..K and its band."""
+
+    expected_best: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    resamples: np.ndarray  # (RESAMPLES x K), for tests between optimizers
+
+
+def budget_curve(values: Sequence[float], budget: int, higher_is_better: bool) -> BudgetCurve:
+    samples = bootstrap_curves(values, budget, higher_is_better)
+    tail = (1.0 - CONFIDENCE) / 2.0
+    low, high = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+    return BudgetCurve(expected_best(values, budget, higher_is_better), low, high, samples)
+
+
+def best_so_far(values: Sequence[float], budget: int, higher_is_better: bool) -> np.ndarray:
+    """The best value among the first k trials of one study, k = 1..budget (NaN past its end)."""
+    sign = 1.0 if higher_is_better else -1.0
+    running = sign * np.maximum.accumulate(sign * np.asarray(values[:budget], dtype=float))
+    return np.concatenate([running, np.full(budget - running.size, np.nan)])
+
+
+def best_so_far_curve(
+    studies: Sequence[Sequence[float]],
+    budget: int,
+    higher_is_better: bool,
+    n_resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> BudgetCurve:
+    """For an adaptive sampler, whose trials are not independent draws: the best-so-far after
+    k trials averaged over repeated studies, with a bootstrap band over the studies."""
+    curves = np.stack([best_so_far(s, budget, higher_is_better) for s in studies])
+    draws = np.random.default_rng(seed).integers(0, len(studies), size=(n_resamples, len(studies)))
+    with warnings.catch_warnings():  # a resample of only short (unfinished) studies: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        samples = np.nanmean(curves[draws], axis=1)
+    tail = (1.0 - CONFIDENCE) / 2.0
+    low, high = np.nanquantile(samples, [tail, 1.0 - tail], axis=0)
+    return BudgetCurve(np.nanmean(curves, axis=0), low, high, samples)
+
+
+def budgets_to_compare(budget: int) -> list[int]:
+    """k = 1, "a few" (round(sqrt(K))) and K: the budgets the winner table reports."""
+    return sorted({1, max(1, round(math.sqrt(budget))), budget})
+
+
+@dataclass(frozen=True)
+class Leader:
+    k: int
+    winner: str
+    runner_up: str | None
+    difference: float  # winner - runner-up, in the better direction (>= 0)
+    p_value: float | None
+
+
+def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool) -> Leader:
+    """The optimizer with the best expected result after k trials, tested against the next."""
+    sign = 1.0 if higher_is_better else -1.0
+    ranked = sorted(curves, key=lambda name: -sign * curves[name].expected_best[k - 1])
+    winner = ranked[0]
+    if len(ranked) == 1:
+        return Leader(k, winner, None, math.nan, None)
+    second = ranked[1]
+    difference = sign * (curves[winner].expected_best[k - 1] - curves[second].expected_best[k - 1])
+    d = sign * (curves[winner].resamples[:, k - 1] - curves[second].resamples[:, k - 1])
+    p = min(1.0, 2.0 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
+    return Leader(k, winner, second, float(difference), p)

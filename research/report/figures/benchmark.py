@@ -1,0 +1,110 @@
+"""The benchmark's figures: expected best result against the tuning budget, tuned vs defaults,
+interquartile means across workloads and the performance profile of the tuned optimizers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from research.report import stats
+from research.report.bench_analysis import Analysis
+from research.report.bench_load import clip_to_failure
+from research.report.figures import new_figure, style
+from research.report.metrics import metric_label
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(n, 2)
+    return math.ceil(n / cols), cols
+
+
+def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
+    """One panel per workload: E[best validation result of k trials] with its 95% band."""
+    workloads = analysis.bench.workloads
+    rows, cols = _grid(len(workloads))
+    with style():
+        fig = new_figure(5.2 * cols, 3.8 * rows)
+        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+        for ax, w in zip(axes, workloads, strict=False):
+            for o in analysis.bench.optimizers:
+                curve = analysis.curves.get((w.name, o))
+                if curve is None:
+                    continue
+                k = np.arange(1, curve.expected_best.size + 1)
+                ax.plot(k, curve.expected_best, color=colors[o], label=o)
+                ax.fill_between(k, curve.ci_low, curve.ci_high, color=colors[o], alpha=0.15)
+            ax.set_title(w.name)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("tuning budget k (trials)")
+            ax.set_ylabel(f"expected best {metric_label(w.metric)}")
+        for ax in axes[len(workloads) :]:
+            ax.set_visible(False)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
+    return fig
+
+
+def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
+    """Per workload, each optimizer's final test metric over seeds: tuned (filled) and at its
+    defaults (open), seeds as dots; results worse than the failure value (dashed) sit on it."""
+    bench = analysis.bench
+    rows, cols = _grid(len(bench.workloads))
+    with style():
+        fig = new_figure(5.2 * cols, 3.6 * rows)
+        axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+        for ax, w in zip(axes, bench.workloads, strict=False):
+            for i, o in enumerate(bench.optimizers):
+                for shift, variant, face in (
+                    (-0.15, "tuned", colors[o]),
+                    (0.15, "default", "none"),
+                ):
+                    values = [
+                        clip_to_failure(r.test, w.failure_value, w.higher_is_better)
+                        for r in bench.runs(w.name, o, variant)
+                    ]
+                    ax.scatter([i + shift] * len(values), values, s=24, edgecolors=colors[o],
+                               facecolors=face, label=variant if i == 0 else None)  # fmt: skip
+            ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1)
+            ax.set_xticks(range(len(bench.optimizers)), bench.optimizers)
+            ax.set_title(w.name)
+            ax.set_ylabel(metric_label(w.test_metric))
+        for ax in axes[len(bench.workloads) :]:
+            ax.set_visible(False)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
+
+def iqm_intervals(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
+    rows = analysis.tables["iqm"].rows
+    with style():
+        fig = new_figure(7, 1.0 + 0.4 * len(rows))
+        ax = fig.subplots()
+        for y, (optimizer, variant, _, estimate, low, high) in enumerate(rows):
+            ax.errorbar([estimate], [y], xerr=[[estimate - low], [high - estimate]], fmt="o",
+                        color=colors[optimizer], mfc="white" if variant == "default" else None,
+                        capsize=3)  # fmt: skip
+        ax.set_yticks(range(len(rows)), [f"{r[0]} ({r[1]})" for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel("IQM of normalised test score (0 failure value, 1 best run of the workload)")
+    return fig
+
+
+def performance_profile(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
+    ratios = analysis.profiles["steps"]
+    taus = np.linspace(1.0, stats.ALGOPERF_TAU_MAX, 301)
+    with style():
+        fig = new_figure(7, 4.2)
+        ax = fig.subplots()
+        for o, r in ratios.items():
+            score = stats.algoperf_score(r)
+            ax.step(taus, stats.performance_profile(r, taus), where="post", color=colors[o],
+                    label=f"{o} (score {score:.3f})")  # fmt: skip
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("τ (steps to target / fewest steps on the workload)")
+        ax.set_ylabel("fraction of workloads with ratio ≤ τ")
+        ax.legend(frameon=False)
+    return fig

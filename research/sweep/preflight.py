@@ -1,0 +1,107 @@
+"""Pre-flight: compose the job config once, at the search space's first point, and check it
+before anything is created in the storage. A config error every trial would hit (an unknown
+override, a key the chosen dataset or model does not take, an invalid value) then stops the
+sweep in one line instead of failing trial after trial. For research.train's configs the first
+point's data and model are also built once: a model that cannot read the data, or data files
+that are missing, stop the sweep the same way."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hydra.errors import HydraException
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from research.config.checks import validate
+from research.config.errors import ConfigError
+
+# Keys instantiate() reads itself, and keys the pipeline removes before it instantiates.
+RESERVED = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+CONSUMED_BY_PIPELINE = {"model": {"compile"}}
+CHECKED_NODES = ("data", "model", "optimizer", "scheduler")
+RUN_CONFIG_KEYS = ("seed", "optimized_metric", "data", "optimizer", "trainer")  # research.train's
+
+
+def preflight(config_loader: Any, master_config: DictConfig, overrides: Sequence[str]) -> None:
+    try:
+        job = config_loader.load_sweep_config(master_config, list(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        message = _first_line(error)
+        raise ConfigError(f"the first trial's config does not compose: {message}") from None
+    with_hydra = job
+    job = OmegaConf.masked_copy(with_hydra, [k for k in with_hydra if k != "hydra"])
+    try:
+        for path, node in _target_nodes(job):
+            check_arguments(path, node)
+        if all(key in job for key in RUN_CONFIG_KEYS):  # the sweeper also drives other apps
+            validate(job)
+            build_data_and_model(job)
+    except ConfigError as error:
+        raise ConfigError(f"{error} (checked before the first trial: all would fail)") from None
+
+
+def build_data_and_model(job: DictConfig) -> None:
+    """As a run builds them (research.training.pipeline): the model checks the data's inputs."""
+    from hydra.utils import instantiate
+
+    from research.training.pipeline import build_model
+
+    try:
+        datamodule = instantiate(job.data, steps_per_batch=job.steps_per_batch)
+        build_model(job.model, datamodule)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"the first trial's data or model cannot be built: {type(error).__name__}: "
+            f"{_first_line(error)}"
+        ) from None
+
+
+def _target_nodes(job: DictConfig) -> Iterator[tuple[str, DictConfig]]:
+    for name in CHECKED_NODES:
+        node = job.get(name)
+        if isinstance(node, DictConfig) and "_target_" in node:
+            yield name, node
+
+
+def check_arguments(path: str, node: DictConfig) -> None:
+    """Every key of a `_target_` node must be an argument of its target."""
+    parameters = accepted_arguments(get_object(str(node._target_)))
+    if parameters is None:
+        return
+    keys = set(node.keys()) - RESERVED - CONSUMED_BY_PIPELINE.get(path, set())
+    unknown = sorted(str(k) for k in keys - set(parameters))
+    if unknown:
+        allowed = ", ".join(p for p in parameters if p not in ("self", "params", "spec"))
+        raise ConfigError(
+            f"{path}.{unknown[0]} is not an argument of {node._target_}; it takes: {allowed}"
+        )
+
+
+def accepted_arguments(target: Any) -> list[str] | None:
+    """The keyword arguments `target` takes, following `**kwargs` passed on to base classes'
+    constructors; None when it takes any."""
+    signatures = [target]
+    if inspect.isclass(target):
+        signatures += [c.__init__ for c in target.__mro__[1:] if "__init__" in vars(c)]
+    names: list[str] = []
+    for function in signatures:
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: cannot tell
+            return None
+        kinds = {p.kind for p in parameters.values()}
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        names += [n for n, p in parameters.items() if p.kind not in variadic]
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            return list(dict.fromkeys(names))
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,66 @@
+"""Search configs in the format of Hydra's Optuna sweeper plugin run unchanged, and a config
+error every trial would hit stops the sweep before its first trial (exit 2, storage untouched)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import run_cli
+from tests.test_sweep_e2e import ENV, output
+
+FORMAT_DIR = Path(__file__).parent / "hydra_optuna_format"
+TINY = ("data=digits", "model=mlp", "trainer.max_epochs=1", "logger=csv", "callbacks=none",
+        "test=false")  # fmt: skip
+
+
+def test_a_hydra_plugin_search_file_runs_unchanged(tmp_path: Path) -> None:
+    proc = run_cli(f"--config-dir={FORMAT_DIR}", "hparams_search=hydra_plugin_style", *TINY,
+                   cwd=tmp_path, env=ENV, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, output(proc)
+    # study_name: null -> the hparams_search choice; storage: null -> the default file
+    study = optuna.load_study(
+        study_name="hydra_plugin_style", storage=f"sqlite:///{tmp_path}/optuna/studies.db"
+    )
+    assert len(study.trials) == 3  # the MedianPruner node may prune the last one
+    assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert study.trials[0].state == TrialState.COMPLETE
+    assert set(study.trials[0].params) == {"optimizer.lr", "model.width", "trainer.max_epochs"}
+    for trial in study.trials:  # the custom space's value reached the run
+        if trial.state == TrialState.COMPLETE:
+            results = json.loads(
+                (Path(trial.user_attrs["output_dir"]) / "results.json").read_text()
+            )
+            assert results["epochs"] == trial.params["trainer.max_epochs"]
+
+
+def test_a_config_error_every_trial_would_hit_stops_before_the_first_trial(
+    tmp_path: Path,
+) -> None:
+    proc = run_cli("-m", "hparams_search=adam_betas_lr", *TINY, "+data.num_samples=100",
+                   cwd=tmp_path, env=ENV, timeout=120)  # fmt: skip
+    assert proc.returncode == 2, output(proc)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: data.num_samples is not an argument of"), output(proc)
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "optuna" / "studies.db").exists()
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_read_the_data_stops_before_the_first_trial(tmp_path: Path) -> None:
+    proc = run_cli("-m", "hparams_search=adam_betas_lr", *TINY, "model=cnn",
+                   "data=modular_arithmetic", cwd=tmp_path, env=ENV, timeout=120)  # fmt: skip
+    assert proc.returncode == 2, output(proc)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: model CNN cannot take tokens input"), output(proc)
+    assert not (tmp_path / "optuna" / "studies.db").exists()
+
+
+def test_shipped_searches_run_with_another_dataset(tmp_path: Path) -> None:
+    proc = run_cli("-m", "hparams_search=adam_betas_lr", *TINY, "hydra.sweeper.n_trials=1",
+                   cwd=tmp_path, env=ENV, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, output(proc)
