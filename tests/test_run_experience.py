@@ -30,6 +30,8 @@ LIBRARY_NOISE = (
     "LeafSpec",
     "`srun` command is available",
     "v_num",
+    "`weights_only` was not set",
+    "You have overridden `transfer_batch_to_device`",
     "Traceback",
 )
 

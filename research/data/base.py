@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -109,6 +110,13 @@ class InMemoryDataModule(pl.LightningDataModule):
             pad=train,
         )
         return TensorBatchLoader(split.inputs, split.targets, batch_size, sampler)
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """The splits already live on the training device: nothing to move (Lightning would
+        walk every tensor of a chunk of mini-batches to find that out, twice an epoch)."""
+        return batch
 
     def train_dataloader(self) -> StepChunks:
         loader = self._loader(self.splits.train, self.batch_size, train=True)

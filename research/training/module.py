@@ -20,6 +20,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import nn
 
 from research.data.loader import Batch
@@ -212,13 +213,16 @@ class SupervisedModule(pl.LightningModule):
     def on_train_end(self) -> None:
         self._modes.eval(self.trainer.optimizers)  # the final model is the evaluation point
 
-    def _log_sums(self, stage: str, sums: RunningSums) -> None:
-        """Log already-reduced epoch metrics; `on_epoch` makes Lightning write them once, at
-        the end of the epoch."""
-        loss, acc = sums.means(self._sum_across_ranks)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True)
-        if not self.objective:
-            self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True)
+    def _eval_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        """The evaluation's metrics, already reduced across ranks; starts the next one's sums."""
+        loss, acc = self._eval.means(self._sum_across_ranks)
+        self._eval = RunningSums()
+        return {f"{stage}/loss": loss} | ({} if self.objective else {f"{stage}/acc": acc})
+
+    def _log_epoch_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
+        """`on_epoch` makes Lightning write them once, at the end of the evaluation."""
+        for name, value in metrics.items():
+            self.log(name, value, on_step=False, on_epoch=True)
 
     def _sum_across_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
         return self.trainer.strategy.reduce(tensor, reduce_op="sum")
@@ -233,14 +237,20 @@ class SupervisedModule(pl.LightningModule):
         self._eval_step(batch)
 
     def on_validation_epoch_end(self) -> None:
-        self._log_sums("val", self._eval)
-        self._eval = RunningSums()
-        for name, value in self.net.metrics().items():
-            self.log(f"val/{name}", value, on_step=False, on_epoch=True)
+        metrics = self._eval_metrics("val")
+        metrics |= {f"val/{name}": value for name, value in self.net.metrics().items()}
+        trainer = self.trainer
+        if trainer.state.fn != TrainerFn.FITTING:
+            self._log_epoch_metrics(metrics)
+        elif not trainer.sanity_checking:  # whose metrics Lightning discards
+            # what `self.log` would come to, in the row and at the step it would write; the
+            # two values' `self.log` calls cost more than the validation pass of a small model
+            trainer.callback_metrics.update(metrics)
+            row = {name: float(value) for name, value in metrics.items()}
+            self._write_row(row, self.global_step, save=True)
 
     def on_test_epoch_end(self) -> None:
-        self._log_sums("test", self._eval)
-        self._eval = RunningSums()
+        self._log_epoch_metrics(self._eval_metrics("test"))
 
     def configure_optimizers(self) -> Any:
         params = self.net if takes_module(self.optimizer_factory) else self.parameters()

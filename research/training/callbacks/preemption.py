@@ -36,5 +36,5 @@ class CheckpointOnSigterm(pl.Callback):
     def _stop_if_asked(self, trainer: pl.Trainer) -> None:
         signum = release_signals()
         if signum is not None:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
             raise RunInterrupted(signum)

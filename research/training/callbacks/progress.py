@@ -9,7 +9,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
-from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
+from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm, convert_inf
+from pytorch_lightning.trainer.states import TrainerFn
 
 from research.training.chunked_steps import steps_per_epoch
 
@@ -52,12 +53,20 @@ class StepProgressBar(TQDMProgressBar):
         self._first_step = trainer.global_step - done
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
-        super().on_train_epoch_start(trainer, *args)
+        """Lightning's new-epoch bar, drawn once (Lightning draws it twice)."""
+        if self._leave:
+            self.train_progress_bar = self.init_train_tqdm()
+        bar = self.train_progress_bar
+        bar.set_description(f"Epoch {trainer.current_epoch}", refresh=False)
+        bar.initial = 0
+        bar.reset(total=convert_inf(self.total_train_batches))
         self._first_step = trainer.global_step
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any
     ) -> None:
+        """Redrawn every `refresh_rate` steps; an epoch's last step is drawn at its end, with
+        the validation that follows it (Lightning draws the same bar three times there)."""
         if not self.is_enabled:
             return
         bar = self.train_progress_bar
@@ -65,4 +74,12 @@ class StepProgressBar(TQDMProgressBar):
         crossed = n // self.refresh_rate > bar.n // self.refresh_rate
         if not bar.disable and (crossed or n == bar.total):
             bar.n = n
-            bar.set_postfix(self.get_metrics(trainer, pl_module))  # and redraws, once
+            bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=n != bar.total)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.val_progress_bar.close()
+        self.reset_dataloader_idx_tracker()
+        if self._train_progress_bar is None or trainer.state.fn != TrainerFn.FITTING:
+            return
+        bar = self.train_progress_bar
+        bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=bar.n != bar.total)
