@@ -1,8 +1,10 @@
 """The cluster helpers on their own: URL masking and checks, the legacy search-space form,
-Hydra-style sampler nodes, directions, Lightning's cluster environment, requeue resume."""
+Hydra-style sampler nodes, directions (one, or a list for a multi-objective search) and the
+one-line errors around them, Lightning's cluster environment, requeue resume."""
 
 from __future__ import annotations
 
+import math
 import pickle
 import shutil
 import signal
@@ -13,13 +15,16 @@ import optuna
 import pytest
 from lightning_fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
 
+from research.config.checks import check_optimized_metric
 from research.config.errors import ConfigError
 from research.sweep.credentials import hide
-from research.sweep.factories import make_pruner, make_sampler
+from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
+from research.sweep.outcome import objective_values
+from research.sweep.preflight import check_objectives
 from research.sweep.space import parse_search_space
 from research.sweep.storage import masked, parse_url, password_of
-from research.sweep.sweeper import _single_direction
+from research.sweep.sweeper import _directions
 from research.training.cluster import cluster_plugins, requeued_checkpoint
 from research.training.signals import RunInterrupted
 
@@ -80,10 +85,72 @@ def test_samplers_and_pruners_as_hydra_target_nodes() -> None:
 
 
 def test_direction_as_hydra_takes_it() -> None:
-    assert _single_direction("minimize") == "minimize"
-    assert _single_direction(["maximize"]) == "maximize"
-    with pytest.raises(ConfigError, match="one direction"):
-        _single_direction(["maximize", "minimize"])
+    assert _directions("minimize") == ["minimize"]
+    assert _directions(["maximize"]) == ["maximize"]
+    assert _directions(["maximize", "minimize"]) == ["maximize", "minimize"]
+    with pytest.raises(ConfigError, match="'up' is invalid: maximize or minimize"):
+        _directions(["maximize", "up"])
+
+
+def test_each_direction_needs_its_metric() -> None:
+    check_objectives("val/acc", ["maximize"])
+    check_objectives(["val/acc", "val/loss"], ["maximize", "minimize"])
+    check_objectives(["val/acc"], ["maximize"])  # a list of one: the run returns [value]
+    with pytest.raises(ConfigError) as error:  # a list of directions, one metric
+        check_objectives("val/acc", ["maximize", "minimize"])
+    assert str(error.value).startswith(
+        "hydra.sweeper.direction=[maximize, minimize] has 2 direction(s) but "
+        "optimized_metric=val/acc names 1 metric(s): give one direction per metric"
+    )
+    with pytest.raises(ConfigError, match=r"=maximize has 1 direction\(s\) but optimized_metric="
+                       r"\[val/acc, val/loss\] names 2"):  # fmt: skip
+        check_objectives(["val/acc", "val/loss"], ["maximize"])
+    with pytest.raises(ConfigError, match=r"names 3 metric"):
+        check_objectives(["val/acc", "val/loss", "train/loss"], ["maximize", "minimize"])
+
+
+def test_every_metric_of_a_list_is_checked() -> None:
+    check_optimized_metric(["val/acc", "train/loss"])
+    with pytest.raises(ConfigError, match=r"optimized_metric=\[val/acc, val/f1\]: 'val/f1' is"):
+        check_optimized_metric(["val/acc", "val/f1"])
+    with pytest.raises(ConfigError, match="optimized_metric='val/f1' is invalid"):
+        check_optimized_metric("val/f1")
+    with pytest.raises(ConfigError, match="name at least one metric"):
+        check_optimized_metric([])
+
+
+def test_several_directions_refuse_a_pruner_and_cmaes_in_one_line() -> None:
+    two = ["maximize", "minimize"]
+    check_several_objectives(two, {"name": "tpe"}, {"name": "none"})
+    check_several_objectives(two, {"_target_": "optuna.samplers.NSGAIISampler"}, None)
+    check_several_objectives(["maximize"], {"name": "cmaes"}, {"name": "median"})  # one: fine
+    for pruner in ({"name": "median"}, {"_target_": "optuna.pruners.HyperbandPruner"}):
+        with pytest.raises(ConfigError) as error:
+            check_several_objectives(two, None, pruner)
+        message = str(error.value)
+        assert "cannot prune a search with 2 directions" in message and "\n" not in message
+        assert message.endswith("use hydra/sweeper/pruner=none")
+    with pytest.raises(ConfigError) as error:
+        check_several_objectives(two, {"name": "cmaes"}, None)
+    assert str(error.value) == (
+        "hydra.sweeper.sampler=cmaes cannot search 2 directions (it takes one objective): "
+        "use one of tpe, random, qmc, gp, grid, nsgaii"
+    )
+
+
+def test_each_returned_value_must_be_finite() -> None:
+    assert objective_values(0.5, 1) == ((0.5,), "")
+    assert objective_values([0.5], 1) == ((0.5,), "")
+    assert objective_values((0.9, 0.3), 2) == ((0.9, 0.3), "")
+    values, reason = objective_values([0.9, math.nan], 2)
+    assert values is None and reason.endswith("not a finite optimized_metric value (value 2 of 2)")
+    values, reason = objective_values([None, 0.3], 2)  # a metric the run never logged
+    assert values is None and "(value 1 of 2)" in reason
+    values, reason = objective_values(0.9, 2)
+    assert values is None and "1 value(s) for 2 direction(s)" in reason
+    assert objective_values(math.inf, 1)[1] == (
+        "the run returned inf, not a finite optimized_metric value"
+    )
 
 
 @pytest.mark.skipif(shutil.which("srun") is None, reason="Lightning's hint needs srun on PATH")

@@ -7,6 +7,7 @@ folders (`<cwd>/multirun/...`) land there. Tiny runs: digits, a 32-unit MLP, 3 e
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -148,6 +149,51 @@ def test_failures_are_recorded_until_the_failure_rate_is_exceeded(tmp_path: Path
     assert sweep_results(study)["trials"]["failed"] == 3
 
 
+def test_a_multi_objective_sweep_records_each_value_and_the_pareto_front(tmp_path: Path) -> None:
+    proc = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "trainer.max_epochs=1",
+        "optimized_metric=[val/acc,val/loss]",
+        "hydra.sweeper.direction=[maximize,minimize]",
+        "logger=wandb",
+    )
+    assert proc.returncode == 0, output(proc)
+    study = load_study(tmp_path)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+    for trial in study.trials:
+        results = run_results(trial)
+        assert len(trial.values) == 2 and all(math.isfinite(v) for v in trial.values)
+        assert results["optimized_metric"] == ["val/acc", "val/loss"]
+        assert trial.values == results["optimized_value"]
+        assert trial.values == [results["final"]["val/acc"], results["final"]["val/loss"]]
+        assert not trial.intermediate_values, "trial.report takes one objective: none reported"
+
+    summary = sweep_results(study)
+    assert summary["directions"] == ["maximize", "minimize"]
+    assert summary["optimized_metric"] == ["val/acc", "val/loss"]
+    front = sorted(t.number for t in study.best_trials)
+    assert sorted(s["number"] for s in summary["solutions"]) == front
+    for solution in summary["solutions"]:
+        trial = study.trials[solution["number"]]
+        assert solution["values"] == trial.values and solution["params"] == trial.params
+    printed = " ".join(proc.stdout.split())  # the table's title wraps
+    assert f"Pareto front: {len(front)} trial(s)" in printed
+    assert "┃ trial ┃ val/acc ┃ val/loss ┃ optimizer.lr ┃" in printed, "a column per metric"
+    (summary_file,) = Path(study.user_attrs["sweep_dir"]).glob("wandb/offline-run-*/run-*.wandb")
+    wandb_solutions = wandb_records(summary_file)["summary"]["solutions"]
+    assert sorted(s["number"] for s in wandb_solutions) == front
+
+    # The same study with one direction: refused in one line, the study left as it was.
+    again = sweep(tmp_path, "hydra.sweeper.n_trials=4")
+    assert again.returncode == 2, output(again)
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"error: study {STUDY} exists with direction [maximize, minimize], not maximize"
+    )
+    assert len(load_study(tmp_path).trials) == 3
+
+
 def wait_for_a_reporting_trial(cwd: Path, timeout: float) -> FrozenTrial:
     """The first RUNNING trial that has reported an epoch: the sweep is mid-training."""
     deadline = time.monotonic() + timeout
@@ -221,7 +267,7 @@ def test_plugin_is_registered_without_importing_heavy_packages(tmp_path: Path) -
     )  # fmt: skip
     assert "HEAVY []" in proc.stdout, output(proc)
     assert "hydra/sweeper: basic, optuna" in proc.stdout
-    assert "hydra/sweeper/sampler: cmaes, gp, grid, qmc, random, tpe" in proc.stdout
+    assert "hydra/sweeper/sampler: cmaes, gp, grid, nsgaii, qmc, random, tpe" in proc.stdout
     assert "hydra/sweeper/pruner: hyperband, median, none, successive_halving" in proc.stdout
 
 

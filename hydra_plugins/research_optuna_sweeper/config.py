@@ -30,6 +30,14 @@ SAMPLERS: dict[str, dict[str, Any]] = {
     "gp": {"name": "gp", "n_startup_trials": 10, "deterministic_objective": False},
     "cmaes": {"name": "cmaes", "n_startup_trials": 1, "sigma0": None, "with_margin": False},
     "grid": {"name": "grid"},
+    # Multi-objective (Hydra's plugin ships it for that); TPE searches several objectives too.
+    "nsgaii": {
+        "name": "nsgaii",
+        "population_size": 50,
+        "mutation_prob": None,
+        "crossover_prob": 0.9,
+        "swapping_prob": 0.5,
+    },
 }
 
 PRUNERS: dict[str, dict[str, Any]] = {
@@ -72,7 +80,8 @@ class OptunaSweeperConf:
     # file, with the sweeper's own heartbeats). A password is masked in everything the sweep
     # writes; better, give it through PGPASSWORD / ~/.pgpass or ${oc.env:VAR}.
     storage: str | None = "sqlite:///${hydra.runtime.cwd}/optuna/studies.db"
-    # maximize or minimize (or a one-element list, as Hydra's Optuna sweeper accepts).
+    # maximize or minimize; a list (one per optimized_metric, which is then a list too) for a
+    # multi-objective search, as Hydra's Optuna sweeper takes it: [maximize, minimize].
     direction: Any = "maximize"
     # Trials the study should hold in the end: complete + pruned + failed (killed ones excluded).
     n_trials: int = 20

@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from research.config.errors import ConfigError
+from research.config.objectives import metric_names
 
 Check = tuple[Callable[[float], bool], str]
 
@@ -58,15 +59,25 @@ def check_trainer(trainer: DictConfig) -> None:
         raise ConfigError("trainer.max_epochs=-1 needs trainer.max_steps >= 1 to end the run")
 
 
+def check_optimized_metric(optimized_metric: Any) -> None:
+    """One metric name, or a list of them (a multi-objective search): each name is checked."""
+    names = metric_names(optimized_metric)
+    if not names:
+        raise ConfigError("optimized_metric=[] is invalid: name at least one metric, e.g. val/acc")
+    for name in names:
+        if not METRIC.match(name):
+            shown = repr(name) if len(names) == 1 else f"[{', '.join(names)}]: {name!r}"
+            raise ConfigError(
+                f"optimized_metric={shown} is invalid: "
+                "must be one of train|val|test / loss|acc, e.g. val/acc"
+            )
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first invalid value found."""
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r} is invalid: must be an integer (0 is fine)")
-    if not METRIC.match(str(cfg.optimized_metric)):
-        raise ConfigError(
-            f"optimized_metric={cfg.optimized_metric!r} is invalid: "
-            "must be one of train|val|test / loss|acc, e.g. val/acc"
-        )
+    check_optimized_metric(cfg.optimized_metric)
     check_optimizer(cfg.optimizer)
     check_trainer(cfg.trainer)
     batch_size = cfg.data.get("batch_size")

@@ -1,7 +1,8 @@
 """A finished job's verdict for Optuna, from Hydra's JobReturn and the run's results.json.
 
 The return value alone cannot tell a pruned run from a completed one, nor a diverged run from
-a missing metric: results.json's `status` and `reason` can.
+a missing metric: results.json's `status` and `reason` can. A completed run returns one value
+per direction (a list for a multi-objective study); each must be finite, or the trial fails.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Outcome:
     state: TrialState
-    value: float | None = None
+    values: tuple[float, ...] | None = None  # one per direction
     fail_kind: FailKind | None = None
     reason: str | None = None
     output_dir: str | None = None
 
 
-def outcome_of(job: JobReturn) -> Outcome:
+def outcome_of(job: JobReturn, n_directions: int) -> Outcome:
     output_dir = _output_dir(job)
     results = _read_results(output_dir)
     if job.status == JobStatus.FAILED:
@@ -50,11 +52,28 @@ def outcome_of(job: JobReturn) -> Outcome:
     if status == "diverged":
         reason = f"diverged: {reason}"
         return Outcome(TrialState.FAIL, fail_kind="diverged", reason=reason, output_dir=output_dir)
-    value = job._return_value
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        reason = f"the run returned {value!r}, not a finite optimized_metric value"
+    values, reason = objective_values(job._return_value, n_directions)
+    if values is None:
         return Outcome(TrialState.FAIL, fail_kind="error", reason=reason, output_dir=output_dir)
-    return Outcome(TrialState.COMPLETE, value=float(value), output_dir=output_dir)
+    return Outcome(TrialState.COMPLETE, values=values, output_dir=output_dir)
+
+
+def objective_values(returned: Any, n_directions: int) -> tuple[tuple[float, ...] | None, str]:
+    """The run's return value as one finite float per direction, or None and why not: a
+    NaN/inf or missing value in any place fails the trial (Optuna would reject it)."""
+    one = isinstance(returned, str) or not isinstance(returned, Sequence)
+    listed = [returned] if one else list(returned)
+    if len(listed) != n_directions:
+        return None, (
+            f"the run returned {returned!r}: {len(listed)} value(s) for {n_directions} "
+            "direction(s), one per optimized_metric"
+        )
+    for place, value in enumerate(listed, start=1):
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            which = "" if n_directions == 1 else f" (value {place} of {n_directions})"
+            reason = f"the run returned {returned!r}, not a finite optimized_metric value"
+            return None, reason + which
+    return tuple(float(v) for v in listed), ""
 
 
 def interrupted(error: BaseException) -> Outcome:
@@ -83,11 +102,12 @@ def tell(study: optuna.Study, trial: Trial, outcome: Outcome) -> None:
         if outcome.fail_kind:
             trial.set_user_attr(FAIL_KIND, outcome.fail_kind)
             trial.set_user_attr(FAIL_REASON, outcome.reason)
-        study.tell(trial, outcome.value, state=outcome.state)
+        study.tell(trial, outcome.values, state=outcome.state)
     except optuna.exceptions.UpdateFinishedTrialError:
         log.warning("Trial %d was already finished by another process", trial.number)
         return
-    label = outcome.state.name if outcome.value is None else f"{outcome.value:.6g}"
+    values = outcome.values
+    label = outcome.state.name if values is None else ", ".join(f"{v:.6g}" for v in values)
     log.info(
         "Trial %d: %s%s", trial.number, label, f" ({outcome.reason})" if outcome.reason else ""
     )

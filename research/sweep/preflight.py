@@ -3,7 +3,8 @@ before anything is created in the storage. A config error every trial would hit 
 override, a key the chosen dataset or model does not take, an invalid value) then stops the
 sweep in one line instead of failing trial after trial. For research.train's configs the first
 point's data and model are also built once: a model that cannot read the data, or data files
-that are missing, stop the sweep the same way."""
+that are missing, stop the sweep the same way. So does a number of directions that differs
+from the number of optimized metrics (a multi-objective search gives a list of each)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from research.config.checks import validate
 from research.config.errors import ConfigError
+from research.config.objectives import metric_names
 
 # Keys instantiate() reads itself, and keys the pipeline removes before it instantiates.
 RESERVED = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
@@ -26,12 +28,19 @@ CHECKED_NODES = ("data", "model", "optimizer", "scheduler")
 RUN_CONFIG_KEYS = ("seed", "optimized_metric", "data", "optimizer", "trainer")  # research.train's
 
 
-def preflight(config_loader: Any, master_config: DictConfig, overrides: Sequence[str]) -> None:
+def preflight(
+    config_loader: Any,
+    master_config: DictConfig,
+    overrides: Sequence[str],
+    directions: Sequence[str],
+) -> None:
     try:
         job = config_loader.load_sweep_config(master_config, list(overrides))
     except (HydraException, OmegaConfBaseException) as error:
         message = _first_line(error)
         raise ConfigError(f"the first trial's config does not compose: {message}") from None
+    if "optimized_metric" in job:  # research.train's (other apps return what they like)
+        check_objectives(job.optimized_metric, directions)
     with_hydra = job
     job = OmegaConf.masked_copy(with_hydra, [k for k in with_hydra if k != "hydra"])
     try:
@@ -42,6 +51,20 @@ def preflight(config_loader: Any, master_config: DictConfig, overrides: Sequence
             build_data_and_model(job)
     except ConfigError as error:
         raise ConfigError(f"{error} (checked before the first trial: all would fail)") from None
+
+
+def check_objectives(optimized_metric: Any, directions: Sequence[str]) -> None:
+    """The run returns one value per metric, and Optuna takes one per direction."""
+    metrics = metric_names(optimized_metric)
+    if len(metrics) != len(directions):
+        metric = metrics[0] if isinstance(optimized_metric, str) else f"[{', '.join(metrics)}]"
+        direction = directions[0] if len(directions) == 1 else f"[{', '.join(directions)}]"
+        raise ConfigError(
+            f"hydra.sweeper.direction={direction} has {len(directions)} direction(s) but "
+            f"optimized_metric={metric} names {len(metrics)} metric(s): give one direction per "
+            "metric, e.g. 'optimized_metric=[val/acc,val/loss]' "
+            "'hydra.sweeper.direction=[maximize,minimize]'"
+        )
 
 
 def build_data_and_model(job: DictConfig) -> None:

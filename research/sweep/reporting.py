@@ -1,5 +1,8 @@
 """Inside a trial's run: report the metric every epoch to its Optuna trial, prune on request.
 
+A multi-objective trial (`optimized_metric` a list) reports nothing: Optuna's `trial.report`
+takes one objective, and the sweeper refuses a pruner for several.
+
 The trial is reached through the storage: study name and trial id come from the `trial` config
 key, the storage URL from the environment the sweeper sets (STORAGE_ENV), so no password
 reaches a run's config, overrides or W&B run; this works in any process the launcher picks.
@@ -12,11 +15,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
 import pytorch_lightning as pl
 
+from research.config.objectives import metric_names
 from research.sweep.factories import make_pruner
 from research.sweep.retry import OUTPUT_DIR
 from research.sweep.storage import open_storage
@@ -32,13 +37,17 @@ class NoStorageError(RuntimeError):
     """A run with a `trial` node, started outside a sweep."""
 
 
-def trial_callbacks(study_name: str, trial_id: int, number: int, monitor: str) -> list[pl.Callback]:
-    """The run's `trial` node names this function, so a run needs no import of the sweeper."""
+def trial_callbacks(
+    study_name: str, trial_id: int, number: int, monitor: str | Sequence[str]
+) -> list[pl.Callback]:
+    """The run's `trial` node names this function, so a run needs no import of the sweeper.
+    `monitor` is the run's optimized_metric: one name is reported, several are not."""
     del number  # kept in the node for the run's record, not needed to reach the trial
     storage = os.environ.get(STORAGE_ENV)
     if not storage:
         raise NoStorageError(f"trial= is set by the Optuna sweeper, which sets {STORAGE_ENV}")
-    return [OptunaReporter(storage, study_name, trial_id, monitor)]
+    names = metric_names(monitor)
+    return [OptunaReporter(storage, study_name, trial_id, names[0] if len(names) == 1 else None)]
 
 
 def load_trial(storage_url: str, study_name: str, trial_id: int) -> optuna.trial.Trial:
@@ -57,7 +66,10 @@ def load_trial(storage_url: str, study_name: str, trial_id: int) -> optuna.trial
 
 
 class OptunaReporter(pl.Callback):
-    def __init__(self, storage: str, study_name: str, trial_id: int, monitor: str) -> None:
+    """Records the trial's run folder; reports `monitor` each epoch unless it is None (a
+    multi-objective trial)."""
+
+    def __init__(self, storage: str, study_name: str, trial_id: int, monitor: str | None) -> None:
         self.storage = storage
         self.study_name = study_name
         self.trial_id = trial_id
@@ -77,8 +89,8 @@ class OptunaReporter(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Here rather than at validation end: MetricHistory has recorded the epoch, so the
         # run's results.json and the trial end on the same value.
-        if not self._validated:  # check_val_every_n_epoch > 1: nothing new to report
-            return
+        if self.monitor is None or not self._validated:  # several objectives, or no new
+            return  # validation (check_val_every_n_epoch > 1): nothing to report
         self._validated = False
         message = self._report(trainer) if trainer.is_global_zero else None
         message = trainer.strategy.broadcast(message, src=0)
@@ -87,7 +99,7 @@ class OptunaReporter(pl.Callback):
 
     def _report(self, trainer: pl.Trainer) -> str | None:
         """Rank 0: report this epoch; a message when the pruner says stop."""
-        assert self._trial is not None
+        assert self._trial is not None and self.monitor is not None
         if self.monitor not in trainer.callback_metrics:
             log.warning("%s is not logged: nothing reported to Optuna", self.monitor)
             return None

@@ -37,7 +37,7 @@ from research.config.errors import ConfigError
 from research.sweep import credentials, wandb_summary
 from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
-from research.sweep.factories import make_pruner, make_sampler
+from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
 from research.sweep.liveness import fail_stale, record_heartbeat
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
@@ -49,6 +49,7 @@ from research.sweep.storage import heartbeat, masked, open_storage, parse_url, s
 from research.sweep.submitit_jobs import JobLost, is_submitit, launch_each
 from research.sweep.summary import (
     APPLIED_PARAMS,
+    is_multi_objective,
     leaderboard,
     print_leaderboard,
     summarize,
@@ -106,7 +107,7 @@ class OptunaSweeperImpl:
             )
         self.study_name = study_name
         self.storage_url = storage or ""  # null (Hydra's plugin: in memory): the default file
-        self.direction = _single_direction(_plain(direction))
+        self.directions = _directions(_plain(direction))
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.seed = seed
@@ -120,6 +121,7 @@ class OptunaSweeperImpl:
         self.gpus_per_trial = gpus_per_trial
         self.sampler = _plain(sampler)
         self.pruner = _plain(pruner) or {"name": "none"}
+        check_several_objectives(self.directions, self.sampler, self.pruner)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.launcher: Launcher | None = None
@@ -155,7 +157,8 @@ class OptunaSweeperImpl:
         parse_url(self.storage_url)
         space = parse_search_space(self.params, arguments, self.hydra_context.config_loader)
         first = space.first_point(space.to_sampled(self.enqueue[0]) if self.enqueue else None)
-        preflight(self.hydra_context.config_loader, self.config, space.overrides(first))
+        loader = self.hydra_context.config_loader
+        preflight(loader, self.config, space.overrides(first), self.directions)
         if not space.params:
             log.warning("Nothing to search: set hydra.sweeper.params or pass interval()/choice()")
         if (self.sampler or {}).get("name") == "grid" and space.grid_size() < self.n_trials:
@@ -172,13 +175,16 @@ class OptunaSweeperImpl:
                 storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
                 study = self._study(storage, space, sweep_dir)
             counts = self._optimize(study, storage, space)
-        summary = summarize(
-            study, counts, masked(self.storage_url), self.config.optimized_metric, self.n_trials
-        )
+        metric = _plain(self.config.get("optimized_metric"))
+        summary = summarize(study, counts, masked(self.storage_url), metric, self.n_trials)
         path = write_results(summary, sweep_dir)
-        print_leaderboard(leaderboard(study, counts))
-        log.info("Best %s: %s with %s (%s)", summary["optimized_metric"], summary["best_value"],
-                 summary["best_params"], path)  # fmt: skip
+        print_leaderboard(leaderboard(study, counts, metric))
+        if is_multi_objective(study):
+            log.info("Pareto front of %s: %d trial(s) (%s)", metric, len(summary["solutions"]),
+                     path)  # fmt: skip
+        else:
+            log.info("Best %s: %s with %s (%s)", metric, summary["best_value"],
+                     summary["best_params"], path)  # fmt: skip
         if self.wandb is not None:
             wandb_summary.log_study(self.wandb, study, summary, sweep_dir)
         if self._too_many_failures(counts):
@@ -202,19 +208,20 @@ class OptunaSweeperImpl:
         study = optuna.create_study(
             storage=storage,
             study_name=self.study_name,
-            direction=self.direction,
+            directions=self.directions,
             sampler=make_sampler(self.sampler, space, seed),
             pruner=make_pruner(self.pruner),
             load_if_exists=True,
         )
-        if study.direction.name.lower() != self.direction:
-            raise ValueError(
+        existing_directions = [d.name.lower() for d in study.directions]
+        if existing_directions != self.directions:
+            raise ConfigError(
                 f"study {self.study_name} exists with direction "
-                f"{study.direction.name.lower()}, not {self.direction}"
+                f"{_text(existing_directions)}, not {_text(self.directions)}"
             )
         study.set_user_attr(PRUNER_ATTR, self.pruner)
         study.set_user_attr("sweep_dir", str(sweep_dir))
-        study.set_user_attr("optimized_metric", self.config.optimized_metric)
+        study.set_user_attr("optimized_metric", _plain(self.config.get("optimized_metric")))
         for entry in self.enqueue:
             sampled = space.to_sampled(entry)
             if not _has_trial_with(study, sampled):
@@ -288,7 +295,7 @@ class OptunaSweeperImpl:
         if isinstance(job, BaseException):  # a submitit job that returned nothing
             log.warning("A trial's job ended without a verdict: %s", job)
             return lost(job) if isinstance(job, JobLost) else launch_failed(job)
-        outcome = outcome_of(job)
+        outcome = outcome_of(job, len(self.directions))
         if outcome.fail_kind == "interrupted" and not self.in_process:
             # A signal to the trial's own process (scancel, preemption, a killed worker), not
             # to this sweep: the trial is lost and runs again.
@@ -327,19 +334,24 @@ class OptunaSweeperImpl:
         return max(self.n_trials, 10) * (1 + self.retry_killed)
 
 
-def _single_direction(direction: Any) -> str:
-    """`direction` as Hydra's plugin takes it: a string, or a list (one direction per objective)."""
-    directions = [direction] if isinstance(direction, str) else list(direction)
-    if len(directions) != 1:
-        raise ConfigError(
-            f"hydra.sweeper.direction={directions}: a run returns one value (optimized_metric), "
-            "so give one direction: maximize or minimize"
-        )
-    if directions[0] not in ("maximize", "minimize"):
-        raise ConfigError(
-            f"hydra.sweeper.direction={directions[0]!r} is invalid: maximize or minimize"
-        )
-    return directions[0]
+def _directions(direction: Any) -> list[str]:
+    """`direction` as Hydra's plugin takes it: a string, or a list (one direction per objective,
+    each the direction of the optimized_metric at its place)."""
+    directions = [direction] if isinstance(direction, str) else list(direction or [])
+    if not directions:
+        raise ConfigError(f"hydra.sweeper.direction={direction!r} is invalid: maximize or minimize")
+    for one in directions:
+        if one not in ("maximize", "minimize"):
+            raise ConfigError(
+                f"hydra.sweeper.direction={one!r} is invalid: maximize or minimize"
+                " (or a list of them, one per optimized_metric)"
+            )
+    return [str(one) for one in directions]
+
+
+def _text(directions: list[str]) -> str:
+    """One direction as the user writes it, several as a list."""
+    return directions[0] if len(directions) == 1 else f"[{', '.join(directions)}]"
 
 
 def _launcher_jobs(config: DictConfig) -> int:

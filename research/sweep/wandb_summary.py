@@ -1,5 +1,7 @@
 """W&B for a study: each trial is a run `trial-<number>` in group <study name> (set through
-the trial's overrides), and one `study-<name>` run in the same group holds the summary."""
+the trial's overrides), and one `study-<name>` run in the same group holds the summary: the
+best value and parameters, or for several objectives the Pareto front (`solutions`) and a
+table of every complete trial with a column per metric, to plot one against another."""
 
 from __future__ import annotations
 
@@ -8,9 +10,16 @@ from typing import Any
 
 import optuna
 from omegaconf import DictConfig
+from optuna.trial import TrialState
 
 from research.sweep.space import quoted
-from research.sweep.summary import applied_params, ranked
+from research.sweep.summary import (
+    applied_params,
+    is_multi_objective,
+    objective_names,
+    pareto_front,
+    ranked,
+)
 
 
 def wandb_node(config: DictConfig) -> DictConfig | None:
@@ -30,13 +39,24 @@ def log_study(
 
     from research.tracking.wandb_logger import resolve_mode
 
-    trials = ranked(study)
+    if is_multi_objective(study):
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        front = {t.number for t in pareto_front(study)}
+        names = objective_names(summary["optimized_metric"], len(study.directions))
+        columns = ["trial", *names, "pareto"]
+        rows = [[t.number, *t.values, t.number in front] for t in trials]
+        best = {"solutions": summary["solutions"]}
+    else:
+        trials = ranked(study)
+        columns = ["trial", "state", "value", "epochs"]
+        rows = [
+            [t.number, t.state.name.lower(), t.value, len(t.intermediate_values)] for t in trials
+        ]
+        best = {"best_value": summary["best_value"], "best_params": summary["best_params"]}
     keys = list(dict.fromkeys(k for t in trials for k in applied_params(t)))
-    columns = ["trial", "state", "value", "epochs", *keys]
+    columns += keys
     rows = [
-        [t.number, t.state.name.lower(), t.value, len(t.intermediate_values)]
-        + [applied_params(t).get(k) for k in keys]
-        for t in trials
+        row + [applied_params(t).get(k) for k in keys] for t, row in zip(trials, rows, strict=True)
     ]
     run = wandb.init(
         project=node.get("project"),
@@ -50,11 +70,5 @@ def log_study(
         settings=wandb.Settings(silent=True, console="off"),
     )
     run.log({"trials": wandb.Table(columns=columns, data=rows)})
-    run.summary.update(
-        {
-            "best_value": summary["best_value"],
-            "best_params": summary["best_params"],
-            **{f"trials/{k}": v for k, v in summary["trials"].items()},
-        }
-    )
+    run.summary.update({**best, **{f"trials/{k}": v for k, v in summary["trials"].items()}})
     run.finish()

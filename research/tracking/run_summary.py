@@ -33,19 +33,19 @@ def run_summary(record: Mapping[str, Any], results_path: Path) -> str:
 
 
 def jobs_table(records: Sequence[tuple[Path, Mapping[str, Any] | None]]) -> str:
-    """One row per job of a multirun: its status, optimized metric and folder."""
+    """One row per job of a multirun: its status, optimized metric(s) and folder."""
     rows = [("job", "status", "metric", "value", "run folder")]
     for folder, record in records:
         if record is None:
             rows.append((folder.name, "no record", "", "", str(folder)))
             continue
-        value = record.get("optimized_value")
+        metric, value = record.get("optimized_metric", ""), record.get("optimized_value")
         rows.append(
             (
                 folder.name,
                 str(record["status"]),
-                str(record.get("optimized_metric", "")),
-                _number(value),
+                ", ".join(metric) if isinstance(metric, list) else str(metric),
+                ", ".join(map(_number, value)) if isinstance(value, list) else _number(value),
                 str(folder),
             )
         )

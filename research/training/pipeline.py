@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
 from research.config.errors import ConfigError
+from research.config.objectives import metric_names, several
 from research.data.base import InMemoryDataModule
 from research.models.base import Model
 from research.optim.base import ChainedOptimizer
@@ -121,16 +122,21 @@ def announce(record: dict[str, Any], results_path: Path) -> None:
     """A run prints its summary; a multirun's jobs log one line each (the sweep ends with a
     table of them)."""
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        value = record["optimized_value"]
-        log.info(
-            "%s: %s=%s (%s)", record["status"], record["optimized_metric"], value, results_path
-        )
+        names, values = record["optimized_metric"], record["optimized_value"]
+        pairs = zip(names, values, strict=True) if isinstance(names, list) else [(names, values)]
+        metrics = ", ".join(f"{name}={value}" for name, value in pairs)
+        log.info("%s: %s (%s)", record["status"], metrics, results_path)
     else:
         print(run_summary(record, results_path), flush=True)
 
 
-def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float | None:
-    """Fit, test and record one run; `extra_callbacks` lets scripts observe it (benchmarks)."""
+def train(
+    cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()
+) -> float | list[float | None] | None:
+    """Fit, test and record one run; `extra_callbacks` lets scripts observe it (benchmarks).
+
+    Returns the value of `optimized_metric`, or, when that is a list (a multi-objective
+    search), the list of their values in its order, as Hydra's Optuna sweeper expects."""
     silence_library_notices()
     output_dir = Path(cfg.paths.output_dir)
     # a requeued SLURM job (preemption) runs the same command again: it continues itself
@@ -209,13 +215,17 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
         raise
     finally:
         final = {**history.final(), **{k: float(v) for k, v in test_metrics.items()}}
-        value = final.get(cfg.optimized_metric)
+        names = metric_names(cfg.optimized_metric)
+        values = [final.get(name) for name in names]
+        listed = several(cfg.optimized_metric)
         if trainer.is_global_zero:
             record = {
                 "status": status,
                 "reason": reason,
-                "optimized_metric": cfg.optimized_metric,
-                "optimized_value": finite_or_none(value),
+                "optimized_metric": names if listed else names[0],
+                "optimized_value": [finite_or_none(v) for v in values]
+                if listed
+                else finite_or_none(values[0]),
                 "final": {k: finite_or_none(v) for k, v in final.items()},
                 "best": {k: finite_or_none(v) for k, v in history.best().items()},
                 "global_step": trainer.global_step,
@@ -232,4 +242,6 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> float
             finish_wandb(status, {f"final/{k}": v for k, v in record["final"].items()})
             if status != "failed":
                 announce(record, output_dir / RESULTS_FILE)
-    return value if status in ("completed", "pruned") else None
+    if status not in ("completed", "pruned"):
+        return None
+    return values if listed else values[0]
