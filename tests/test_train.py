@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -187,6 +189,32 @@ def test_wandb_offline_run_is_written_and_finished(make_cfg: MakeCfg) -> None:
     import wandb
 
     assert wandb.run is None, "the run is finished, so the next run in this process is separate"
+
+
+def test_wandb_history_has_one_row_per_step_with_the_csv_values(make_cfg: MakeCfg) -> None:
+    """An epoch's training and validation rows share a step: W&B gets them as one row."""
+    cfg = make_cfg(*TINY, "logger=default", "trainer.max_epochs=3")
+    train(cfg)
+    out = Path(cfg.paths.output_dir)
+    (run_dir,) = (out / "wandb").glob("offline-run-*")
+    inspect = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_dir)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    records = [json.loads(line) for line in inspect.stdout.splitlines() if line.startswith("{")]
+    history = [r["history"]["item"] for r in records if r["type"] == "history"]
+    steps = [row["trainer/global_step"] for row in history]
+    assert steps == sorted(set(steps)), "one W&B row per trainer step, in order"
+    expected: dict[int, dict[str, float]] = {}
+    with open(out / "metrics.csv", newline="") as file:
+        for row in csv.DictReader(file):
+            values = {k: float(v) for k, v in row.items() if v and k != "step"}
+            expected.setdefault(int(row["step"]), {}).update(values)
+    assert {row["trainer/global_step"] for row in history} == set(expected)
+    for row in history:
+        logged = {k: float(v) for k, v in row.items() if not k.startswith(("_", "trainer/"))}
+        assert logged == expected[row["trainer/global_step"]]
+    assert sum("val/acc" in row and "train/loss_epoch" in row for row in history) == 3
 
 
 def test_logger_none_still_writes_results(make_cfg: MakeCfg) -> None:

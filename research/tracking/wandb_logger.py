@@ -54,14 +54,15 @@ def make_wandb_logger(
     **kwargs: Any,
 ) -> WandbLogger:
     import wandb
-    from pytorch_lightning.loggers import WandbLogger
+
+    from research.tracking.wandb_rows import StepRowWandbLogger
 
     resolved = resolve_mode(mode)
     # wandb's process-wide settings follow $WANDB_MODE, not the run's: without this an offline
     # run still feeds wandb's own telemetry, a 50 ms import at the first row and ~0.1 ms a row.
     os.environ["WANDB_MODE"] = resolved
     os.makedirs(save_dir, exist_ok=True)
-    logger = WandbLogger(
+    logger = StepRowWandbLogger(
         project=project,
         entity=entity,
         group=group,
