@@ -29,7 +29,9 @@ class ResumePoint:
 
     @classmethod
     def read(cls, path: str) -> ResumePoint:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        # memory-mapped: only the few numbers read here leave the disk, not the tensors
+        # (Lightning loads the whole checkpoint once more to restore it)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         record = checkpoint.get(RECORD_KEY, {})
         progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]
         return cls(
