@@ -30,6 +30,7 @@ def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
         (["trainer.max_epochs=0"], "error: trainer.max_epochs=0 is invalid"),
         (["steps_per_batch=0"], "error: steps_per_batch=0 is invalid: must be an integer >= 1"),
         (["optimized_metric=val/f1"], "error: optimized_metric='val/f1' is invalid"),
+        (["optimized_metric=train/loss"], "'train/loss' is invalid: must be an epoch metric"),
         (["model=cnn", "data=modular_arithmetic"], "cannot take tokens input"),
         (["data=mnist", "paths.data_dir=nowhere"], "data.download=true"),
     ],

@@ -64,9 +64,9 @@ def test_a_hydra_plugin_multi_objective_file_runs_unchanged(tmp_path: Path) -> N
     ("overrides", "message"),
     [
         (
-            ("optimized_metric=[val/acc,val/loss,train/loss]",),
+            ("optimized_metric=[val/acc,val/loss,train/loss_epoch]",),
             "error: hydra.sweeper.direction=[maximize, minimize] has 2 direction(s) but "
-            "optimized_metric=[val/acc, val/loss, train/loss] names 3 metric(s): give one "
+            "optimized_metric=[val/acc, val/loss, train/loss_epoch] names 3 metric(s): give one "
             "direction per metric",
         ),
         (

@@ -29,7 +29,8 @@ OPTIMIZER_CHECKS: dict[str, Check] = {
     "eps": POSITIVE,
     "weight_decay": NON_NEGATIVE,
 }
-METRIC = re.compile(r"^(train|val|test)/(loss|acc|loss_epoch)$")
+# epoch metrics only: `train/loss` is the mean of the last logging window, never a final value
+METRIC = re.compile(r"^(train/(loss_epoch|acc)|(val|test)/(loss|acc))$")
 
 
 def _number(path: str, value: Any) -> float:
@@ -69,7 +70,8 @@ def check_optimized_metric(optimized_metric: Any) -> None:
             shown = repr(name) if len(names) == 1 else f"[{', '.join(names)}]: {name!r}"
             raise ConfigError(
                 f"optimized_metric={shown} is invalid: "
-                "must be one of train|val|test / loss|acc, e.g. val/acc"
+                "must be an epoch metric: val/acc, val/loss, test/acc, test/loss, train/acc or "
+                "train/loss_epoch"
             )
 
 
