@@ -110,7 +110,9 @@ def test_each_direction_needs_its_metric() -> None:
 
 
 def test_every_metric_of_a_list_is_checked() -> None:
-    check_optimized_metric(["val/acc", "train/loss"])
+    check_optimized_metric(["val/acc", "train/loss_epoch"])
+    with pytest.raises(ConfigError, match="'train/loss' is invalid: must be an epoch metric"):
+        check_optimized_metric(["val/acc", "train/loss"])
     with pytest.raises(ConfigError, match=r"optimized_metric=\[val/acc, val/f1\]: 'val/f1' is"):
         check_optimized_metric(["val/acc", "val/f1"])
     with pytest.raises(ConfigError, match="optimized_metric='val/f1' is invalid"):
