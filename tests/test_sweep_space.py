@@ -121,13 +121,20 @@ def test_grid_covers_every_point_once_then_is_done() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-def test_samplers_take_explicit_settings_and_drop_foreign_ones() -> None:
+def test_samplers_take_explicit_settings_and_drop_foreign_ones(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     space = parse_search_space(BETAS)
     tpe = make_sampler({"name": "tpe", "multivariate": False, "constant_liar": False}, space, 1)
     assert isinstance(tpe, optuna.samplers.TPESampler)
     assert tpe._multivariate is False and tpe._constant_liar is False
     random = make_sampler({"name": "random", "n_startup_trials": 3}, space, 1)
     assert isinstance(random, optuna.samplers.RandomSampler)
+    assert "The random sampler takes no n_startup_trials: ignored" in caplog.text
+    caplog.clear()
+    off = make_pruner({"name": "none", "n_startup_trials": 5, "n_warmup_steps": 1})
+    assert isinstance(off, optuna.pruners.NopPruner)
+    assert not caplog.text, "switching pruning off leaves nothing to warn about"
     with pytest.raises(ValueError, match="unknown sampler"):
         make_sampler({"name": "bayes"}, space, 1)
 

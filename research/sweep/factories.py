@@ -2,8 +2,9 @@
 Hydra's form `{_target_: optuna.samplers.RandomSampler, seed: 123}` (any Optuna sampler or
 pruner class, or any other class with their interface).
 
-Keys the chosen class does not take are dropped with a warning: a search config may tune
-`n_startup_trials` for TPE and still run with `hydra/sweeper/sampler=random`.
+Keys the chosen class does not take are dropped with a warning (none for a class that takes
+nothing, such as no pruning): a search config may tune `n_startup_trials` for TPE and still
+run with `hydra/sweeper/sampler=random`.
 
 A pruner spec is also stored on the study, so that a trial running in another process (or on
 another machine) rebuilds the same pruner from the storage alone.
@@ -109,7 +110,7 @@ def _lookup(table: Mapping[str, Any], spec: Mapping[str, Any], kind: str) -> tup
     options = {k: v for k, v in spec.items() if k not in ("name", "_target_")}
     accepted = inspect.signature(cls).parameters
     ignored = sorted(set(options) - set(accepted))
-    if ignored:
+    if ignored and accepted:  # a class that takes nothing (no pruning) has nothing to misread
         log.warning("The %s %s takes no %s: ignored", name, kind, ", ".join(ignored))
     return cls, {k: v for k, v in options.items() if k in accepted}
 
