@@ -24,10 +24,15 @@ def run_summary(record: Mapping[str, Any], results_path: Path) -> str:
         + (f" ({record['reason']})" if record["reason"] else "")
     ]
     final, best = record["final"], record["best"]
-    for name in sorted(k for k in final if k.startswith("val/")):
-        lines.append(f"  {name:<10} final {_number(final[name])}  best {_number(best.get(name))}")
-    for name in sorted(k for k in final if k.startswith("test/")):
-        lines.append(f"  {name:<10} {_number(final[name])}")
+    val = sorted(k for k in final if k.startswith("val/"))
+    test = sorted(k for k in final if k.startswith("test/"))
+    width = max([10, *map(len, val + test)])
+    for name in val:
+        lines.append(
+            f"  {name:<{width}} final {_number(final[name])}  best {_number(best.get(name))}"
+        )
+    for name in test:
+        lines.append(f"  {name:<{width}} {_number(final[name])}")
     lines.append(f"results: {results_path}")
     return "\n".join(lines)
 

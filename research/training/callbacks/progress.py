@@ -83,3 +83,8 @@ class StepProgressBar(TQDMProgressBar):
             return
         bar = self.train_progress_bar
         bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=bar.n != bar.total)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        """A stopped run's bar ends its line now, before the line that says why it stopped."""
+        if self._train_progress_bar is not None:
+            self._train_progress_bar.close()
