@@ -18,12 +18,13 @@ from research.config.checks import validate
 from research.config.errors import ConfigError
 from research.training.signals import interruption_in
 
-HYDRA_FILES = {".hydra", "train.log"}
+# what a run writes before its first step: Hydra's files, then its loggers' (CSV, W&B)
+BEFORE_TRAINING = {".hydra", "train.log", "hparams.yaml", "wandb"}
 
 
 def discard_unused_run_folder(output_dir: Path) -> None:
     """A run stopped before it trained leaves no folder that a report would count as a run."""
-    if output_dir.is_dir() and {p.name for p in output_dir.iterdir()} <= HYDRA_FILES:
+    if output_dir.is_dir() and {p.name for p in output_dir.iterdir()} <= BEFORE_TRAINING:
         shutil.rmtree(output_dir, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 
 from research.tracking.metadata import git_commit
+from research.train import interrupted_line
 from research.training.pipeline import train
 from research.training.signals import RunInterrupted
 from tests.conftest import TINY, run_cli
@@ -138,6 +139,23 @@ def test_config_error_leaves_no_run_folder(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == "error: optimizer.lr=-1 is invalid: must be >= 0"
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_stopped_before_its_first_step_leaves_no_folder(tmp_path: Path) -> None:
+    """What Hydra and the loggers wrote before training is no run; a record or checkpoint is."""
+    unused, kept = tmp_path / "unused", tmp_path / "kept"
+    for run_dir in (unused, kept):
+        (run_dir / ".hydra").mkdir(parents=True)
+        (run_dir / "wandb" / "offline-run-x").mkdir(parents=True)
+        for name in ("train.log", "hparams.yaml"):
+            (run_dir / name).write_text("")
+    (kept / "results.json").write_text("{}")
+    assert interrupted_line("SIGINT", unused).endswith(
+        "before training: nothing to keep, run it again"
+    )
+    assert not unused.exists()
+    assert interrupted_line("SIGINT", kept).startswith("interrupted by SIGINT: the run's record")
+    assert (kept / "wandb").is_dir()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
