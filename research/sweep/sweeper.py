@@ -205,14 +205,21 @@ class OptunaSweeperImpl:
         assert self.config is not None and self.study_name is not None
         existing = _n_trials_in(storage, self.study_name)
         seed = None if self.seed is None else self.seed + existing
-        study = optuna.create_study(
-            storage=storage,
-            study_name=self.study_name,
-            directions=self.directions,
-            sampler=make_sampler(self.sampler, space, seed),
-            pruner=make_pruner(self.pruner),
-            load_if_exists=True,
-        )
+        # Optuna's own "A new study created" / "Using an existing study" lines: the line
+        # logged below says the same, with the trial count
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=self.study_name,
+                directions=self.directions,
+                sampler=make_sampler(self.sampler, space, seed),
+                pruner=make_pruner(self.pruner),
+                load_if_exists=True,
+            )
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         existing_directions = [d.name.lower() for d in study.directions]
         if existing_directions != self.directions:
             raise ConfigError(
