@@ -182,8 +182,13 @@ class SupervisedModule(pl.LightningModule):
         loss, acc = self._epoch.means(self._sum_across_ranks)
         self._epoch = RunningSums()
         metrics = {"train/loss_epoch": loss} | ({} if self.objective else {"train/acc": acc})
+        self._publish_epoch_metrics(metrics)
+
+    def _publish_epoch_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
+        """What `self.log(..., on_epoch=True)` comes to: the values in `callback_metrics` and
+        one row for the loggers, at the step and in the row Lightning would write."""
         self.trainer.callback_metrics.update(metrics)
-        row = {name: value.item() for name, value in metrics.items()}
+        row = {name: float(value) for name, value in metrics.items()}
         self._write_row(row, self.global_step, save=True)
 
     def _write_row(self, metrics: dict[str, float], step: int, save: bool = False) -> None:
@@ -243,11 +248,8 @@ class SupervisedModule(pl.LightningModule):
         if trainer.state.fn != TrainerFn.FITTING:
             self._log_epoch_metrics(metrics)
         elif not trainer.sanity_checking:  # whose metrics Lightning discards
-            # what `self.log` would come to, in the row and at the step it would write; the
-            # two values' `self.log` calls cost more than the validation pass of a small model
-            trainer.callback_metrics.update(metrics)
-            row = {name: float(value) for name, value in metrics.items()}
-            self._write_row(row, self.global_step, save=True)
+            # the two values' `self.log` calls cost more than a small model's validation pass
+            self._publish_epoch_metrics(metrics)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics(self._eval_metrics("test"))
