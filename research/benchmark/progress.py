@@ -3,11 +3,12 @@ rate this invocation has been going (a resumed benchmark counts what was already
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from research.sweep.periodic import every
 
 
 @dataclass(frozen=True)
@@ -54,21 +55,13 @@ def reporting(
 ) -> Iterator[None]:
     """Prints the line now, every `every_s` seconds while the block runs, and at its end."""
     start, began = count(), time.monotonic()
-    stop = threading.Event()
 
     def report() -> None:
         emit(progress_line(count(), start, time.monotonic() - began))
 
-    def loop() -> None:
-        while not stop.wait(every_s):
-            report()
-
     report()
-    thread = threading.Thread(target=loop, name="benchmark-progress", daemon=True)
-    thread.start()
     try:
-        yield
+        with every(every_s, report, "benchmark-progress"):
+            yield
     finally:
-        stop.set()
-        thread.join()
         report()

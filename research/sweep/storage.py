@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from research.config.errors import ConfigError
 from research.sweep.liveness import record_heartbeat
+from research.sweep.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -179,20 +179,13 @@ def study_lock(url: str) -> Iterator[None]:
 def heartbeat(storage: BaseStorage, trial_ids: Sequence[int], interval: float) -> Iterator[None]:
     """Records the trials as alive every `interval` seconds until the block ends (the first
     record is made right after `ask`, so that no trial is ever RUNNING without one)."""
-    stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(interval):
-            for trial_id in trial_ids:
-                try:
-                    record_heartbeat(storage, trial_id)
-                except Exception as error:  # a busy database: the next beat may get through
-                    log.warning("heartbeat of trial id %d not recorded: %s", trial_id, error)
+        for trial_id in trial_ids:
+            try:
+                record_heartbeat(storage, trial_id)
+            except Exception as error:  # a busy database: the next beat may get through
+                log.warning("heartbeat of trial id %d not recorded: %s", trial_id, error)
 
-    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
-    thread.start()
-    try:
+    with every(interval, beat, "optuna-heartbeat"):
         yield
-    finally:
-        stop.set()
-        thread.join()
