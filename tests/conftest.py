@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 # Tests check behaviour, not speed: one intra-op thread per process keeps them fast and
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra
@@ -66,3 +68,12 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def wandb_records(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of an offline W&B run folder, as W&B's own reader (`wandb leet`) gives them."""
+    inspect = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_dir)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return [json.loads(line) for line in inspect.stdout.splitlines() if line.startswith("{")]

@@ -22,7 +22,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, wandb_records
 
 STUDY = "t"
 BASE = (
@@ -182,7 +182,7 @@ def test_a_multi_objective_sweep_records_each_value_and_the_pareto_front(tmp_pat
     assert f"Pareto front: {len(front)} trial(s)" in printed
     assert "┃ trial ┃ val/acc ┃ val/loss ┃ optimizer.lr ┃" in printed, "a column per metric"
     (summary_file,) = Path(study.user_attrs["sweep_dir"]).glob("wandb/offline-run-*/run-*.wandb")
-    wandb_solutions = wandb_records(summary_file)["summary"]["solutions"]
+    wandb_solutions = merged_wandb_run(summary_file)["summary"]["solutions"]
     assert sorted(s["number"] for s in wandb_solutions) == front
 
     # The same study with one direction: refused in one line, the study left as it was.
@@ -336,15 +336,10 @@ def test_two_sweeps_on_one_study_share_the_work(tmp_path: Path) -> None:
     assert len(sweep_dirs) == 2, "both processes ran trials"
 
 
-def wandb_records(run_file: Path) -> dict[str, Any]:
+def merged_wandb_run(run_file: Path) -> dict[str, Any]:
     """An offline W&B run read back: its run record, merged config and merged summary."""
-    inspect = subprocess.run(
-        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_file.parent)],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    records = [json.loads(line) for line in inspect.stdout.splitlines() if line.startswith("{")]
     merged: dict[str, Any] = {"config": {}, "summary": {}}
-    for record in records:
+    for record in wandb_records(run_file.parent):
         if record["type"] == "run":
             merged["run"] = record["run"]
         elif record["type"] in ("config", "summary"):
@@ -358,13 +353,13 @@ def test_each_trial_is_a_wandb_run_grouped_by_study(tmp_path: Path) -> None:
     study = load_study(tmp_path)
     for trial in study.trials:
         (run_file,) = Path(trial.user_attrs["output_dir"]).glob("wandb/offline-run-*/run-*.wandb")
-        run = wandb_records(run_file)
+        run = merged_wandb_run(run_file)
         assert run["run"]["display_name"] == f"trial-{trial.number}"
         assert run["run"]["run_group"] == STUDY
         assert run["config"]["optimizer"]["lr"] == trial.params["optimizer.lr"]
         assert run["config"]["trial"]["number"] == trial.number
     (summary_file,) = Path(study.user_attrs["sweep_dir"]).glob("wandb/offline-run-*/run-*.wandb")
-    summary = wandb_records(summary_file)
+    summary = merged_wandb_run(summary_file)
     assert summary["run"]["display_name"] == f"study-{STUDY}"
     assert summary["run"]["run_group"] == STUDY
     assert summary["summary"]["best_value"] == study.best_value

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from research.models.base import IncompatibleDataError
 from research.tracking.results import read_results
 from research.training.chunked_steps import adopt_automatic_step_count
 from research.training.pipeline import train
-from tests.conftest import TINY
+from tests.conftest import TINY, wandb_records
 
 MakeCfg = Callable[..., DictConfig]
 
@@ -197,12 +195,7 @@ def test_wandb_history_has_one_row_per_step_with_the_csv_values(make_cfg: MakeCf
     train(cfg)
     out = Path(cfg.paths.output_dir)
     (run_dir,) = (out / "wandb").glob("offline-run-*")
-    inspect = subprocess.run(
-        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_dir)],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    records = [json.loads(line) for line in inspect.stdout.splitlines() if line.startswith("{")]
-    history = [r["history"]["item"] for r in records if r["type"] == "history"]
+    history = [r["history"]["item"] for r in wandb_records(run_dir) if r["type"] == "history"]
     steps = [row["trainer/global_step"] for row in history]
     assert steps == sorted(set(steps)), "one W&B row per trainer step, in order"
     expected: dict[int, dict[str, float]] = {}
