@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 
@@ -68,6 +69,12 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def csv_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's metrics.csv."""
+    with open(run_dir / "metrics.csv", newline="") as file:
+        return list(csv.DictReader(file))
 
 
 def wandb_records(run_dir: Path) -> list[dict[str, Any]]:

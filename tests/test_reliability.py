@@ -15,7 +15,7 @@ import pytest
 
 from research.tracking.results import write_json_atomic
 from research.training.signals import RunInterrupted, interruption_in
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, csv_rows, run_cli
 
 
 def start_long_run(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
@@ -115,6 +115,8 @@ def test_sigkilled_run_resumes_to_the_same_metrics(tmp_path: Path) -> None:
     actual = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert actual["final"] == expected["final"]
     assert actual["history"] == expected["history"]
+    # rows are written before each checkpoint: none is lost with the killed process
+    assert csv_rows(tmp_path / "killed") == csv_rows(tmp_path / "reference")
 
 
 def test_online_wandb_without_network_falls_back_to_offline_quickly(

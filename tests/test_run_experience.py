@@ -3,7 +3,6 @@ checked on real runs of `python -m research.train`."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ from research.tracking.metadata import git_commit
 from research.train import interrupted_line
 from research.training.pipeline import train
 from research.training.signals import RunInterrupted
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, csv_rows, run_cli
 
 LIBRARY_NOISE = (
     "💡 Tip",
@@ -35,11 +34,6 @@ LIBRARY_NOISE = (
     "You have overridden `transfer_batch_to_device`",
     "Traceback",
 )
-
-
-def rows(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "metrics.csv", newline="") as file:
-        return list(csv.DictReader(file))
 
 
 def wandb_run_ids(run_dir: Path) -> set[str]:
@@ -85,10 +79,10 @@ def test_resume_in_place_keeps_every_row_the_wandb_run_and_the_history(tmp_path:
     first = run_cli(*run, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     run_dir = tmp_path / "run"
-    before, first_record = rows(run_dir), json.loads((run_dir / "results.json").read_text())
+    before, first_record = csv_rows(run_dir), json.loads((run_dir / "results.json").read_text())
     second = run_cli(*run, "trainer.max_epochs=3", "ckpt_path=last", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-2000:]
-    after, record = rows(run_dir), json.loads((run_dir / "results.json").read_text())
+    after, record = csv_rows(run_dir), json.loads((run_dir / "results.json").read_text())
     trained = [row for row in before if not row["test/acc"]]  # the resumed run tests again
     assert after[: len(trained)] == trained and len(after) > len(before)
     assert len(wandb_run_ids(run_dir)) == 1, "the resumed run logs into the same W&B run"
@@ -102,7 +96,7 @@ def test_resume_in_place_keeps_every_row_the_wandb_run_and_the_history(tmp_path:
         f"error: {run_dir}/checkpoints/last.ckpt has already trained 3 epochs, and "
         "trainer.max_epochs=3: set trainer.max_epochs above 3 to train on"
     )
-    assert rows(run_dir) == after, "a refused resume changes nothing"
+    assert csv_rows(run_dir) == after, "a refused resume changes nothing"
 
 
 class SigtermAt(pl.Callback):
@@ -131,7 +125,7 @@ def test_sigterm_checkpoints_mid_epoch_and_the_resumed_run_matches_one_without(
     expected, got = (json.loads((p / "results.json").read_text()) for p in (whole, split))
     assert got["global_step"] == expected["global_step"]
     assert got["final"] == expected["final"] and got["history"] == expected["history"]
-    assert rows(split) == rows(whole)
+    assert csv_rows(split) == csv_rows(whole)
 
 
 def test_config_error_leaves_no_run_folder(tmp_path: Path) -> None:

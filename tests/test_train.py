@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -210,6 +212,36 @@ def test_wandb_history_has_one_row_per_step_with_the_csv_values(make_cfg: MakeCf
     assert sum("val/acc" in row and "train/loss_epoch" in row for row in history) == 3
 
 
+def test_wandb_rows_go_in_batches_at_the_time_they_were_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are held until `send_every_s` has passed or the run ends, and keep the time they
+    were made. The spy on the real offline run's `log` only records its calls."""
+    import wandb
+
+    from research.tracking.wandb_logger import make_wandb_logger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = make_wandb_logger(project="p", save_dir=str(tmp_path), send_every_s=3600)
+    run = logger.experiment
+    sent: list[dict[str, float]] = []
+    real_log = run.log
+    monkeypatch.setattr(run, "log", lambda row: (sent.append(row), real_log(row))[1])
+    made = []
+    for step in range(3):
+        made.append(time.time())
+        logger.log_metrics({"val/acc": step / 10}, step=step)
+        time.sleep(0.3)
+    assert sent == [], "nothing is sent before send_every_s"
+    logger.finalize("success")
+    assert [row["trainer/global_step"] for row in sent] == [0, 1, 2]
+    wandb.finish()
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    history = [r["history"]["item"] for r in wandb_records(run_dir) if r["type"] == "history"]
+    assert [row["val/acc"] for row in history] == [0.0, 0.1, 0.2]
+    assert [row["_timestamp"] for row in history] == pytest.approx(made, abs=0.1)
+
+
 def test_logger_none_still_writes_results(make_cfg: MakeCfg) -> None:
     cfg = make_cfg(*TINY, "logger=none")
     train(cfg)
@@ -303,6 +335,21 @@ def test_progress_bar_counts_optimizer_steps(make_cfg: MakeCfg) -> None:
     cfg = make_cfg(*TINY, "callbacks=default", "steps_per_batch=7", "trainer.max_epochs=1")
     train(cfg, extra_callbacks=[Watch()])
     assert seen == [(41, 41)], "1,294 training images in batches of 32"
+
+
+def test_the_bar_is_drawn_at_most_every_min_interval_and_closes_on_its_last_state() -> None:
+    from research.training.callbacks.progress import ThrottledTqdm
+
+    screen = io.StringIO()
+    bar = ThrottledTqdm(total=100, file=screen, min_interval_s=3600, ascii=True)
+    for n in range(1, 101):
+        bar.n = n
+        bar.set_postfix({"loss": 1 / n})
+    drawn = screen.getvalue()
+    assert drawn.count("\r") == 1 and "0/100" in drawn, "only the first draw"
+    bar.close()
+    last = screen.getvalue().rstrip().split("\r")[-1]
+    assert "100/100" in last and last.endswith("loss=0.010]")
 
 
 def test_checkpoint_from_automatic_optimization_resumes_at_its_step() -> None:

@@ -170,8 +170,8 @@ class SupervisedModule(pl.LightningModule):
 
     def _log_window(self, step: int) -> None:
         """Write the mean loss of the last steps: the row Lightning's per-batch flush wrote at
-        this step. Files are flushed by the loggers' own schedule (CSV: every
-        `flush_logs_every_n_steps`) and after every epoch's rows, not after each row."""
+        this step. The loggers write their rows on their own schedule (CSV: every
+        `flush_logs_every_n_steps`), before every checkpoint and at the end, not each row."""
         self.last_logged_loss = self._window.pop()
         self._write_row({"train/loss": self.last_logged_loss}, step)
 
@@ -189,16 +189,14 @@ class SupervisedModule(pl.LightningModule):
         one row for the loggers, at the step and in the row Lightning would write."""
         self.trainer.callback_metrics.update(metrics)
         row = {name: float(value) for name, value in metrics.items()}
-        self._write_row(row, self.global_step, save=True)
+        self._write_row(row, self.global_step)
 
-    def _write_row(self, metrics: dict[str, float], step: int, save: bool = False) -> None:
+    def _write_row(self, metrics: dict[str, float], step: int) -> None:
         """One row for every logger at optimizer step `step`, numbered as Lightning numbers
         its rows (the step in progress, `step - 1`)."""
         row = {**metrics, "epoch": self.current_epoch}
         for logger in self.trainer.loggers:
             logger.log_metrics(row, step=step - 1)
-            if save:
-                logger.save()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         self._clip(optimizer)  # where Lightning clips: after the callbacks' hooks
@@ -269,6 +267,10 @@ class SupervisedModule(pl.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # every row logged so far is written before the checkpoint exists: a run killed after
+        # it and resumed from it redoes the later rows and lacks none of the earlier ones
+        for logger in self.trainer.loggers:
+            logger.save()
         # Lightning does not keep random state; a resumed run needs it to continue identically.
         checkpoint["rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
         # a mid-epoch (SIGTERM) checkpoint: the epoch's sums and the loss window go on
