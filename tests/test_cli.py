@@ -33,6 +33,10 @@ def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
         (["optimized_metric=train/loss"], "'train/loss' is invalid: must be an epoch metric"),
         (["model=cnn", "data=modular_arithmetic"], "cannot take tokens input"),
         (["data=mnist", "paths.data_dir=nowhere"], "data.download=true"),
+        (
+            ["callbacks=default", "callbacks.last_checkpoint.every_s=-1"],
+            "error: callbacks.last_checkpoint: every_s=-1 must be >= 0",
+        ),
     ],
 )
 def test_bad_overrides_fail_fast_with_one_clear_line(

@@ -14,7 +14,7 @@ from research.report.discover import RunRef, discover, find_run_dirs
 from research.report.errors import ReportError
 from research.report.grouping import flatten, group_runs, run_settings
 from research.report.load import Run, load_run, read_metrics_csv, wandb_run_ids
-from research.report.tables import latex, markdown, summary_rows, tex
+from research.report.tables import latex, markdown, methods_note, summary_rows, tex
 
 HEADER = "epoch,step,test/acc,test/loss,train/loss,val/acc,val/loss\n"
 
@@ -301,3 +301,8 @@ def test_experiment_report_settings_fill_what_the_command_line_leaves_out(
     bad = write_hydra_config(tmp_path / "3", {"metrc": "val/x"})
     with pytest.raises(ReportError, match=r"unknown report setting.*metrc.*allowed are"):
         experiment_settings([bad])
+
+
+def test_methods_note_explains_steps_to_target_only_when_there_is_a_target() -> None:
+    assert "Steps to target" not in methods_note(None)
+    assert "Steps to target (0.9): first logged step" in methods_note(0.9)

@@ -86,7 +86,8 @@ def test_resume_in_place_keeps_every_row_the_wandb_run_and_the_history(tmp_path:
     trained = [row for row in before if not row["test/acc"]]  # the resumed run tests again
     assert after[: len(trained)] == trained and len(after) > len(before)
     assert len(wandb_run_ids(run_dir)) == 1, "the resumed run logs into the same W&B run"
-    assert [h["epoch"] for h in record["history"]] == [0.0, 1.0, 2.0]
+    assert [h["epoch"] for h in record["history"]] == [0, 1, 2]
+    assert all(isinstance(h["epoch"] + h["step"], int) for h in record["history"])
     assert record["wall_time_s"] > first_record["wall_time_s"]
     assert "Experiment logs directory" not in second.stderr
 
@@ -173,6 +174,7 @@ def test_download_without_network_is_one_line(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: MNIST could not be downloaded into "), last
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "none").exists(), "a failed download leaves no empty folder"
 
 
 FOREVER = ["trainer.max_epochs=100000", "hydra.run.dir=run"]

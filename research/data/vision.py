@@ -41,9 +41,15 @@ class TorchvisionDataModule(InMemoryDataModule):
 
         class_name, _ = DATASETS[self.name]
         dataset_class = getattr(torchvision.datasets, class_name)
+        # the folders torchvision makes before it downloads: a failed download leaves none
+        folders = [self.data_dir / class_name / "raw", self.data_dir / class_name, self.data_dir]
+        new_folders = [folder for folder in folders if not folder.exists()]
         try:
             dataset = dataset_class(str(self.data_dir), train=train, download=self.download)
         except (OSError, RuntimeError) as error:  # OSError: urllib's URLError (no network)
+            for folder in new_folders:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
             raise self._not_available(class_name, error) from None
         images = torch.as_tensor(np.asarray(dataset.data))
         images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)

@@ -299,7 +299,7 @@ def render(
         runs_section(analysis),
         reproduce_section(analysis, sources),
         '<h2 id="methods">Methods</h2>',
-        f"<p>{esc(methods_note())}</p>",
+        f"<p>{esc(methods_note(analysis.target))}</p>",
         "<p>Curves: the mean over completed seeds at each logged step, shaded with a 95% "
         f"percentile bootstrap interval ({stats.CURVE_RESAMPLES:,} resamples). Steps count "
         "optimizer steps completed; the training loss by step is the mean over each "

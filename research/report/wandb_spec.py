@@ -81,7 +81,7 @@ def build_report(analysis: Analysis, entity: str, project: str, title: str, summ
         ),
         wr.H2("Summary"),
         wr.MarkdownBlock(text=summary_md),
-        wr.P(methods_note()),
+        wr.P(methods_note(analysis.target)),
     ]
     return wr.Report(
         entity=entity,

@@ -30,7 +30,7 @@ class MetricHistory(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Lightning runs validation before this hook, so val/ metrics of this epoch are here.
-        record = {"epoch": float(trainer.current_epoch), "step": float(trainer.global_step)}
+        record: dict[str, float] = {"epoch": trainer.current_epoch, "step": trainer.global_step}
         for name, value in trainer.callback_metrics.items():
             if is_epoch_metric(name):
                 record[name] = float(value)

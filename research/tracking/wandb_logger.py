@@ -34,7 +34,7 @@ def resolve_mode(requested: str | None) -> str:
     if mode == "dryrun":
         mode = "offline"
     if mode not in MODES:
-        raise ValueError(f"logger.wandb.mode={mode!r} is not one of {', '.join(MODES)}")
+        raise ValueError(f"mode={mode!r} is not one of {', '.join(MODES)}")
     if mode == "online" and not wandb_reachable():
         log.warning("W&B server unreachable: logging offline; sync later with `wandb sync`")
         mode = "offline"

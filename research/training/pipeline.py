@@ -14,6 +14,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -65,11 +66,20 @@ def build_model(cfg: DictConfig, datamodule: InMemoryDataModule) -> torch.nn.Mod
     return torch.compile(net) if compile_model else net
 
 
-def instantiate_each(group: DictConfig | None) -> list[Any]:
-    """A config group that is a dict of named `_target_` nodes, as a list of objects."""
-    if not group:
-        return []
-    return [instantiate(node) for node in group.values() if node is not None]
+def instantiate_each(group: DictConfig | None, name: str) -> list[Any]:
+    """A config group that is a dict of named `_target_` nodes, as a list of objects; a
+    value one of them refuses (a ValueError) is a one-line error naming the node."""
+    objects = []
+    for key, node in (group or {}).items():
+        if node is None:
+            continue
+        try:
+            objects.append(instantiate(node))
+        except InstantiationException as error:
+            if isinstance(error.__cause__, ValueError):
+                raise ConfigError(f"{name}.{key}: {error.__cause__}") from None
+            raise
+    return objects
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
@@ -165,7 +175,7 @@ def train(
         history,
         continuity,
         CheckpointOnSigterm(output_dir / "checkpoints" / "last.ckpt"),
-        *instantiate_each(cfg.get("callbacks")),
+        *instantiate_each(cfg.get("callbacks"), "callbacks"),
         *extra_callbacks,
     ]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar callback then
@@ -174,7 +184,7 @@ def train(
         callbacks.append(StepProgressBar())  # Lightning's default bar would count chunks
     if cfg.get("trial"):  # set by the sweeper: a `_target_` that builds the reporting callbacks
         callbacks += instantiate(cfg.trial, monitor=cfg.optimized_metric)
-    loggers = instantiate_each(cfg.get("logger"))
+    loggers = instantiate_each(cfg.get("logger"), "logger")
     continue_loggers(loggers, resume)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
