@@ -59,6 +59,7 @@ def test_a_bad_benchmark_config_fails_in_one_line(
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "benchmarks").exists(), "a refused config leaves no folder"
 
 
 def _expected_max_by_enumeration(values: list[float], k: int, sign: float) -> float:

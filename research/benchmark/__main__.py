@@ -5,15 +5,31 @@ Running the same command again resumes where it stopped."""
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from research.config.errors import ConfigError
 
 log = logging.getLogger("research.benchmark")
+
+
+def discard_run_folder(out_dir: Path) -> None:
+    """A refused config leaves no folder: Hydra made `<out_dir>/.hydra-runs/<time>/` (and the
+    folders above it) before the config was checked. Empty folders are removed up to
+    `out_dir`, and above it only inside the working directory."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in run_dir.parents:
+        ours = folder == out_dir or out_dir in folder.parents or Path.cwd() in folder.parents
+        if not ours or not folder.is_dir() or any(folder.iterdir()):
+            break
+        folder.rmdir()
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="benchmark")
@@ -24,7 +40,8 @@ def main(cfg: DictConfig) -> None:
     try:
         bench = parse(cfg)
         run(bench, int(cfg.parallel_studies), float(cfg.progress_every_s))
-    except ConfigError as error:
+    except ConfigError as error:  # refused before any work (the config, or a folder in use)
+        discard_run_folder(Path(cfg.out_dir).resolve())
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except ProtocolError as error:
