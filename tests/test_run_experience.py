@@ -90,6 +90,8 @@ def test_resume_in_place_keeps_every_row_the_wandb_run_and_the_history(tmp_path:
     assert all(isinstance(h["epoch"] + h["step"], int) for h in record["history"])
     assert record["wall_time_s"] > first_record["wall_time_s"]
     assert "Experiment logs directory" not in second.stderr
+    assert "Restoring states" not in second.stdout + second.stderr, "Lightning's two lines"
+    assert "Resuming from " in second.stdout and "2 epochs and " in second.stdout
 
     done = run_cli(*run, "trainer.max_epochs=3", "ckpt_path=last", cwd=tmp_path)
     assert done.returncode == 2
@@ -111,6 +113,17 @@ class SigtermAt(pl.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+class BarSeen(pl.Callback):
+    """What the progress bar shows at each batch end: its label and total."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: object) -> None:
+        bar = trainer.progress_bar_callback.train_progress_bar
+        self.seen.append((bar.desc, bar.total))
+
+
 def test_sigterm_checkpoints_mid_epoch_and_the_resumed_run_matches_one_without(
     make_cfg, tmp_path: Path
 ) -> None:
@@ -122,7 +135,9 @@ def test_sigterm_checkpoints_mid_epoch_and_the_resumed_run_matches_one_without(
         train(make_cfg(*settings, output_dir=split), extra_callbacks=[SigtermAt(1, 3)])
     checkpoint = torch.load(split / "checkpoints/last.ckpt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["run_record"]["steps_into_epoch"] == 4 * 4
-    train(make_cfg(*settings, "ckpt_path=last", output_dir=split))
+    bar = BarSeen()
+    train(make_cfg(*settings, "ckpt_path=last", output_dir=split), extra_callbacks=[bar])
+    assert bar.seen[0] == ("Epoch 1: ", 41), "the resumed epoch's bar has its number and total"
     expected, got = (json.loads((p / "results.json").read_text()) for p in (whole, split))
     assert got["global_step"] == expected["global_step"]
     assert got["final"] == expected["final"] and got["history"] == expected["history"]

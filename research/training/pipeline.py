@@ -156,6 +156,11 @@ def train(
         check_training_left(resume, cfg.trainer)
     check_accelerator(cfg.trainer)
     log.info("Run folder: %s", output_dir)
+    if resume:
+        log.info(
+            "Resuming from %s: %d epochs and %d steps done",
+            resume.path, resume.epochs_done, resume.global_step,
+        )  # fmt: skip
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

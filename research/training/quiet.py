@@ -15,6 +15,8 @@ _LIGHTNING_NOTICES = (
     "TPU available:",
     "`Trainer.fit` stopped:",  # the run's summary says how it ended
     "Loading `train_dataloader` to estimate",
+    "Restoring states from the checkpoint path",  # the run logs one line of its own for both
+    "Restored all states from the checkpoint",
 )
 _WARNINGS = (
     # Lightning's own pytree helper calls a torch API that torch 2.14 deprecates.

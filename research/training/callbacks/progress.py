@@ -95,16 +95,22 @@ class StepProgressBar(TQDMProgressBar):
         # a run resumed mid-epoch gets no epoch start: its epoch began before the checkpoint
         done = getattr(trainer.datamodule, "resume_within_epoch", 0) if trainer.datamodule else 0
         self._first_step = trainer.global_step - done
+        if done:
+            self._start_epoch_bar(trainer)
+            self.train_progress_bar.n = done
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
-        """Lightning's new-epoch bar, drawn at most once (Lightning draws it twice)."""
         if self._leave:
             self.train_progress_bar = self.init_train_tqdm()
+        self._start_epoch_bar(trainer)
+        self._first_step = trainer.global_step
+
+    def _start_epoch_bar(self, trainer: pl.Trainer) -> None:
+        """Lightning's new-epoch bar, drawn at most once (Lightning draws it twice)."""
         bar = self.train_progress_bar
         bar.set_description(f"Epoch {trainer.current_epoch}", refresh=False)
         bar.initial = 0
         bar.reset(total=convert_inf(self.total_train_batches))
-        self._first_step = trainer.global_step
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any
