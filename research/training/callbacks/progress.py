@@ -124,8 +124,7 @@ class StepProgressBar(TQDMProgressBar):
         crossed = n // self.refresh_rate > bar.n // self.refresh_rate
         if not bar.disable and (crossed or n == bar.total):
             bar.n = n
-            if bar.due():
-                bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=n != bar.total)
+            self._show_metrics(trainer, pl_module, refresh=n != bar.total)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.val_progress_bar.close()
@@ -133,15 +132,20 @@ class StepProgressBar(TQDMProgressBar):
         if self._train_progress_bar is None or trainer.state.fn != TrainerFn.FITTING:
             return
         bar = self.train_progress_bar
-        if not bar.disable and bar.due():
-            bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=bar.n != bar.total)
+        self._show_metrics(trainer, pl_module, refresh=bar.n != bar.total)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._show_metrics(trainer, pl_module, refresh=True)
+        if self._leave:
+            self.train_progress_bar.close()
+
+    def _show_metrics(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, refresh: bool
+    ) -> None:
+        """The latest metrics on the bar, read only when the bar may be drawn now."""
         bar = self.train_progress_bar
         if not bar.disable and bar.due():
-            bar.set_postfix(self.get_metrics(trainer, pl_module))
-        if self._leave:
-            bar.close()
+            bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=refresh)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The bar ends on the run's last step and metrics, whenever it was last drawn."""
