@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from zlib import crc32
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -61,6 +62,13 @@ class Benchmark:
     def study_name(self, workload: Workload, optimizer: Optimizer, repeat: int = 0) -> str:
         base = f"{self.name}/{workload.name}/{optimizer.name}"
         return base if self.repeats == 1 else f"{base}/rep{repeat}"
+
+    def study_seed(self, workload: Workload, optimizer: Optimizer, repeat: int = 0) -> int:
+        """Each study draws its own random numbers (`sampler_seed` plus a hash of the study's
+        name): with one seed for all, every optimizer with the same space would try the same
+        quantiles on every workload, and their errors would be correlated across the table."""
+        name = self.study_name(workload, optimizer, repeat)
+        return (self.sampler_seed + crc32(name.encode())) % 2**31
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "out_dir": str(self.out_dir)}

@@ -63,7 +63,7 @@ def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer, repe
         f"hydra.sweeper.storage={bench.storage}",
         f"hydra.sweeper.direction={'maximize' if workload.higher_is_better else 'minimize'}",
         f"hydra.sweeper.n_trials={bench.budget}",
-        f"hydra.sweeper.seed={bench.sampler_seed + repeat}",
+        f"hydra.sweeper.seed={bench.study_seed(workload, optimizer, repeat)}",
         "hydra.sweeper.max_failure_rate=1.0",
         *run_overrides(bench, workload, optimizer),
         *(f"{key}={space}" for key, space in optimizer.params.items()),

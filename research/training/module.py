@@ -44,12 +44,19 @@ warnings.filterwarnings("ignore", message=r".*is smaller than the logging interv
 
 
 class DivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite, or blew up past its bound."""
 
-    def __init__(self, step: int, loss: float) -> None:
-        super().__init__(f"training loss is {loss} at step {step}")
+    def __init__(self, step: int, loss: float, bound: float | None = None) -> None:
+        above = "" if bound is None else f", above the divergence bound {bound:.4g}"
+        super().__init__(f"training loss is {loss:.6g} at step {step}{above}")
         self.step = step
         self.loss = loss
+
+
+def divergence_bound(first_loss: float, factor: float | None) -> float:
+    """A loss `factor` times the first step's (at least 1 in size) is a blow-up, not training:
+    SGD at too large a rate reaches 1e24 on the noisy quadratic without ever being NaN."""
+    return math.inf if factor is None else factor * max(abs(first_loss), 1.0)
 
 
 class RunPruned(RuntimeError):
@@ -63,6 +70,7 @@ class SupervisedModule(pl.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         check_finite_every_n_steps: int = 1,
+        divergence_factor: float | None = None,
         gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
@@ -71,6 +79,8 @@ class SupervisedModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.check_finite_every_n_steps = check_finite_every_n_steps
+        self.divergence_factor = divergence_factor
+        self.first_loss: float | None = None  # the bound's reference, kept in checkpoints
         # Lightning refuses `Trainer(gradient_clip_val=...)` with manual optimization.
         self.gradient_clip_val = gradient_clip_val
         self.objective = net.spec.task == "objective"
@@ -110,8 +120,8 @@ class SupervisedModule(pl.LightningModule):
         try:
             for step, batch in enumerate(batches[:steps], start=first + 1):
                 loss, terms = self._loss_terms(batch)
-                if step % self.check_finite_every_n_steps == 0 and not math.isfinite(loss.item()):
-                    raise DivergedError(step, loss.item())
+                if step % self.check_finite_every_n_steps == 0:
+                    self._check_loss(step, loss.item())
                 optimizer_step(loss)
                 taken.append(terms)
         finally:
@@ -125,6 +135,15 @@ class SupervisedModule(pl.LightningModule):
             trainer.fit_loop.epoch_loop._skip_next_val = True
         if steps == len(batches) and batch_idx + 1 == trainer.num_training_batches:
             self._log_train_epoch()
+
+    def _check_loss(self, step: int, value: float) -> None:
+        if not math.isfinite(value):
+            raise DivergedError(step, value)
+        if self.first_loss is None:
+            self.first_loss = value
+        bound = divergence_bound(self.first_loss, self.divergence_factor)
+        if value > bound:
+            raise DivergedError(step, value, bound)
 
     def _optimizer_step_fn(self) -> Callable[[torch.Tensor], None]:
         """One optimizer step from a loss: backward, clip, step, schedule, project."""
@@ -278,6 +297,7 @@ class SupervisedModule(pl.LightningModule):
             "epoch": self._epoch.state_dict(),
             "window": self._window.state_dict(),
         }
+        checkpoint["first_loss"] = self.first_loss
         # an optimizer with an evaluation point (Schedule-Free): the checkpoint holds it
         trainer = self.trainer
         self._modes.save(checkpoint, trainer.strategy, trainer.optimizers, list(self.parameters()))
@@ -287,6 +307,7 @@ class SupervisedModule(pl.LightningModule):
             torch.set_rng_state(checkpoint["rng"]["torch"])
             random.setstate(checkpoint["rng"]["python"])
         self._modes.load(checkpoint)
+        self.first_loss = checkpoint.get("first_loss")
         if "metric_sums" in checkpoint:
             self._epoch.load_state_dict(checkpoint["metric_sums"]["epoch"])
             self._window.load_state_dict(checkpoint["metric_sums"]["window"])

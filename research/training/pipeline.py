@@ -172,6 +172,7 @@ def train(
         optimizer=optimizer_factory(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         check_finite_every_n_steps=cfg.check_finite_every_n_steps,
+        divergence_factor=cfg.get("divergence_factor"),
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
     )
     history = MetricHistory()
