@@ -67,16 +67,14 @@ def render_index(sweeps: Sequence[tuple[Sweep, Outputs | ReportError]], title: s
         f'<a href="#sweep-{i}">{esc(sweep.name)}</a>' for i, (sweep, _) in enumerate(sweeps, 1)
     )
     skipped = sum(isinstance(outcome, ReportError) for _, outcome in sweeps)
-    reported = len(sweeps) - skipped
+    reported = (
+        f"{len(sweeps) - skipped} reported, each on its own, {skipped} not reported"
+        if skipped
+        else "each reported on its own"
+    )
     body = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="meta">{len(sweeps)} sweeps'
-        + (
-            f": {reported} reported, each on its own, {skipped} not reported"
-            if skipped
-            else ", each reported on its own"
-        )
-        + f" · generated "
+        f'<p class="meta">{len(sweeps)} sweeps, {reported} · generated '
         f"{datetime.now():%Y-%m-%d %H:%M}</p>",
         f"<nav>{nav}</nav>",
         '<div class="callout">Each sweep has its own comparison, tables and figures (follow '
