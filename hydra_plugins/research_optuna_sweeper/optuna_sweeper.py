@@ -41,4 +41,4 @@ class OptunaSweeper(Sweeper):
             sys.exit(2)
         except SweepStopped as error:  # too many failures, interrupted: the record says why
             print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
+            sys.exit(error.exit_code)
