@@ -25,6 +25,7 @@ from research.config.objectives import metric_names, several
 from research.data.base import InMemoryDataModule
 from research.models.base import Model
 from research.optim.base import ChainedOptimizer
+from research.tracking.atomic import WriteFailed
 from research.tracking.checkpoint_io import AtomicCheckpointIO
 from research.tracking.continuity import RunContinuity, continue_loggers
 from research.tracking.history import MetricHistory
@@ -255,7 +256,12 @@ def train(
                 "history": history.epochs,
                 "config": resolved,
             }
-            write_json_atomic(output_dir / RESULTS_FILE, record)
+            try:
+                write_json_atomic(output_dir / RESULTS_FILE, record)
+            except WriteFailed as error:
+                if status != "failed":
+                    raise
+                log.error("%s: the run's failure is not recorded there", error)
             finish_wandb(status, {f"final/{k}": v for k, v in record["final"].items()})
             if status != "failed":
                 announce(record, output_dir / RESULTS_FILE)
