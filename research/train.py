@@ -6,7 +6,6 @@ has been checked, so `--help`, `--cfg job` and a bad override answer at once.
 
 from __future__ import annotations
 
-import errno
 import shlex
 import shutil
 import signal
@@ -19,7 +18,7 @@ from omegaconf import DictConfig
 from research.config.checks import validate
 from research.config.errors import ConfigError
 from research.config.same_run import with_run_overrides
-from research.tracking.atomic import WriteFailed, os_error_in
+from research.training.disk_errors import disk_error_in, disk_line
 from research.training.signals import interruption_in
 
 # what a run writes before its first step: Hydra's files, then its loggers' (CSV, W&B)
@@ -30,24 +29,6 @@ def discard_unused_run_folder(output_dir: Path) -> None:
     """A run stopped before it trained leaves no folder that a report would count as a run."""
     if output_dir.is_dir() and {p.name for p in output_dir.iterdir()} <= BEFORE_TRAINING:
         shutil.rmtree(output_dir, ignore_errors=True)
-
-
-# what a full disk, a quota or a read-only folder raise: the user's to fix, not a bug
-DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def disk_error_in(error: BaseException) -> OSError | None:
-    found = os_error_in(error)
-    return found if found is not None and found.errno in DISK_ERRNOS else None
-
-
-def disk_line(error: OSError, output_dir: Path) -> str:
-    what = (
-        error.strerror
-        if isinstance(error, WriteFailed)
-        else f"cannot write {error.filename or 'a file'}: {error.strerror}"
-    )
-    return f"{what}; what was written before it (checkpoint, metrics.csv) is kept in {output_dir}"
 
 
 def interrupted_line(signal_name: str, output_dir: Path) -> str:
