@@ -40,6 +40,7 @@ from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
 from research.sweep.liveness import fail_stale, record_heartbeat
+from research.sweep.options import check_options, check_pruner, check_sampler
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
 from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
@@ -100,11 +101,21 @@ class OptunaSweeperImpl:
         search_space: Mapping[str, Any] | None = None,
         custom_search_space: str | None = None,
     ) -> None:
-        if grace_period <= heartbeat_interval:
-            raise ConfigError(
-                f"grace_period={grace_period} must exceed heartbeat_interval={heartbeat_interval}:"
-                " live trials would be taken for killed ones"
-            )
+        check_options(
+            {
+                "study_name": study_name,
+                "storage": storage,
+                "n_trials": n_trials,
+                "n_jobs": n_jobs,
+                "seed": seed,
+                "max_failure_rate": max_failure_rate,
+                "heartbeat_interval": heartbeat_interval,
+                "grace_period": grace_period,
+                "retry_killed": retry_killed,
+                "gpus_per_trial": gpus_per_trial,
+                "custom_search_space": custom_search_space,
+            }
+        )
         self.study_name = study_name
         self.storage_url = storage or ""  # null (Hydra's plugin: in memory): the default file
         self.directions = _directions(_plain(direction))
@@ -121,6 +132,8 @@ class OptunaSweeperImpl:
         self.gpus_per_trial = gpus_per_trial
         self.sampler = _plain(sampler)
         self.pruner = _plain(pruner) or {"name": "none"}
+        check_sampler(self.sampler)
+        check_pruner(self.pruner)
         check_several_objectives(self.directions, self.sampler, self.pruner)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -159,6 +172,7 @@ class OptunaSweeperImpl:
         first = space.first_point(space.to_sampled(self.enqueue[0]) if self.enqueue else None)
         loader = self.hydra_context.config_loader
         preflight(loader, self.config, space.overrides(first), self.directions)
+        self._build_sampler_and_pruner(space)
         if not space.params:
             log.warning("Nothing to search: set hydra.sweeper.params or pass interval()/choice()")
         if (self.sampler or {}).get("name") == "grid" and space.grid_size() < self.n_trials:
@@ -197,6 +211,20 @@ class OptunaSweeperImpl:
                 f"{counts.lost} trials ended without a verdict (killed, cancelled), more than "
                 f"{self._lost_limit()}: something stops every job; see their logs and {path}"
             )
+
+    def _build_sampler_and_pruner(self, space: SearchSpace) -> None:
+        """Once before anything is created: a value Optuna refuses is one line, not a
+        traceback after the sweep folder and the study exist."""
+        for kind, build in (
+            ("sampler", lambda: make_sampler(self.sampler, space, self.seed)),
+            ("pruner", lambda: make_pruner(self.pruner)),
+        ):
+            try:
+                build()
+            except ConfigError:
+                raise
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"hydra.sweeper.{kind}: {error}") from None
 
     def _study(self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
         """Create or load the study (under the study lock). The sampler seed is offset by the

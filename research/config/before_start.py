@@ -1,0 +1,132 @@
+"""A Hydra callback that checks the config before Hydra creates anything: a run before its
+folder exists, a basic-sweeper multirun before its sweep folder exists, every job of it.
+
+A refused value is one line on stderr, exit code 2, and nothing on disk. A multirun's bad
+value, fixed or swept, stops the whole multirun before its first job, so no half-run sweep
+is left for a report to count. Other sweepers check their own jobs (the Optuna sweeper's
+pre-flight). Only research.train's configs are checked (the callback may serve other apps).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from research.config.checks import validate
+from research.config.errors import ConfigError
+
+RUN_CONFIG_KEYS = ("seed", "optimized_metric", "data", "model", "optimizer", "trainer")
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def refuse(error: ConfigError) -> NoReturn:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def as_job(config: DictConfig, output_dir: str, num: int | None = None) -> DictConfig:
+    """The config as the job sees it: its output folder and number filled in, as Hydra's
+    run_job and launchers do, so that `${hydra:...}` values resolve; without the hydra node."""
+    config = copy.deepcopy(config)
+    with open_dict(config):
+        config.hydra.runtime.output_dir = os.path.abspath(output_dir)
+        if num is not None:
+            config.hydra.job.num = num
+    HydraConfig.instance().set_config(config)
+    return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+
+
+def is_run_config(config: DictConfig) -> bool:
+    return all(key in config for key in RUN_CONFIG_KEYS)
+
+
+def basic_sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """The overrides of each job, as the basic sweeper expands them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    arguments = [*params, *OmegaConf.to_container(config.hydra.overrides.task)]
+    loader = GlobalHydra.instance().config_loader()
+    overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+
+
+def job_configs(config: DictConfig, jobs: list[list[str]]) -> Iterator[DictConfig]:
+    loader = GlobalHydra.instance().config_loader()
+    for num, overrides in enumerate(jobs):
+        job = loader.load_sweep_config(config, overrides)
+        with open_dict(job):
+            job.hydra.job.num = num
+        subdir = OmegaConf.select(job, "hydra.sweep.subdir", default=str(num))
+        yield as_job(job, os.path.join(str(job.hydra.sweep.dir), str(subdir)), num)
+
+
+def swept(jobs: list[list[str]], num: int) -> str:
+    """Job `num`'s overrides that differ between jobs (seed=1), or all of them if none do."""
+    varying = [i for i in range(len(jobs[num])) if len({job[i] for job in jobs}) > 1]
+    return " ".join(jobs[num][i] for i in varying) or " ".join(jobs[num])
+
+
+def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
+    """Every job's values, then the objects of every distinct data/model/optimizer among
+    them, built once each (a sweep over seeds builds one)."""
+    from research.training.built_checks import check_built
+
+    configs = []
+    for num, job in enumerate(job_configs(config, jobs)):  # each sets its HydraConfig
+        in_job(validate, job, num, jobs)
+        configs.append(job)
+    built: set[str] = set()
+    for num, job in enumerate(configs):
+        key = repr([_plain(job.get(k)) for k in ("data", "model", "optimizer")])
+        if key not in built:
+            built.add(key)
+            in_job(check_built, job, num, jobs)
+
+
+def in_job(check: Callable[[DictConfig], None], job: DictConfig, num: int, jobs: list) -> None:
+    """`check(job)`, its error saying which job and that none was started."""
+    try:
+        check(job)
+    except ConfigError as error:
+        where = f"job #{num}: {swept(jobs, num)}; " if len(jobs) > 1 else ""
+        raise ConfigError(f"{error} ({where}no job was started)") from None
+
+
+def _plain(node: Any) -> Any:
+    """A node without its `seed` (a data module's shuffling seed changes nothing built)."""
+    plain = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    return {k: v for k, v in plain.items() if k != "seed"} if isinstance(plain, dict) else plain
+
+
+class CheckBeforeStart(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not is_run_config(config):
+            return
+        previous = HydraConfig.instance().cfg
+        try:
+            validate(as_job(config, str(config.hydra.run.dir)))
+        except ConfigError as error:
+            refuse(error)
+        finally:
+            HydraConfig.instance().cfg = previous
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not is_run_config(config) or config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+            return
+        previous = HydraConfig.instance().cfg
+        try:
+            check_jobs(config, basic_sweep_jobs(config))
+        except ConfigError as error:
+            refuse(error)
+        finally:
+            HydraConfig.instance().cfg = previous
