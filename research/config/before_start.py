@@ -9,20 +9,18 @@ pre-flight). Only research.train's configs are checked (the callback may serve o
 
 from __future__ import annotations
 
-import copy
-import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from research.config.checks import validate
 from research.config.errors import ConfigError
+from research.config.job import as_job, as_sweep_job, hydra_config_kept
 
 RUN_CONFIG_KEYS = ("seed", "optimized_metric", "data", "model", "optimizer", "trainer")
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -31,18 +29,6 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 def refuse(error: ConfigError) -> NoReturn:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
-
-
-def as_job(config: DictConfig, output_dir: str, num: int | None = None) -> DictConfig:
-    """The config as the job sees it: its output folder and number filled in, as Hydra's
-    run_job and launchers do, so that `${hydra:...}` values resolve; without the hydra node."""
-    config = copy.deepcopy(config)
-    with open_dict(config):
-        config.hydra.runtime.output_dir = os.path.abspath(output_dir)
-        if num is not None:
-            config.hydra.job.num = num
-    HydraConfig.instance().set_config(config)
-    return OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
 
 
 def is_run_config(config: DictConfig) -> bool:
@@ -63,11 +49,7 @@ def basic_sweep_jobs(config: DictConfig) -> list[list[str]]:
 def job_configs(config: DictConfig, jobs: list[list[str]]) -> Iterator[DictConfig]:
     loader = GlobalHydra.instance().config_loader()
     for num, overrides in enumerate(jobs):
-        job = loader.load_sweep_config(config, overrides)
-        with open_dict(job):
-            job.hydra.job.num = num
-        subdir = OmegaConf.select(job, "hydra.sweep.subdir", default=str(num))
-        yield as_job(job, os.path.join(str(job.hydra.sweep.dir), str(subdir)), num)
+        yield as_sweep_job(loader.load_sweep_config(config, overrides), num)
 
 
 def swept(jobs: list[list[str]], num: int) -> str:
@@ -112,21 +94,17 @@ class CheckBeforeStart(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not is_run_config(config):
             return
-        previous = HydraConfig.instance().cfg
         try:
-            validate(as_job(config, str(config.hydra.run.dir)))
+            with hydra_config_kept():
+                validate(as_job(config, str(config.hydra.run.dir)))
         except ConfigError as error:
             refuse(error)
-        finally:
-            HydraConfig.instance().cfg = previous
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if not is_run_config(config) or config.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
             return
-        previous = HydraConfig.instance().cfg
         try:
-            check_jobs(config, basic_sweep_jobs(config))
+            with hydra_config_kept():
+                check_jobs(config, basic_sweep_jobs(config))
         except ConfigError as error:
             refuse(error)
-        finally:
-            HydraConfig.instance().cfg = previous

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from research.config.errors import ConfigError
 
@@ -238,7 +239,11 @@ def check_fields(prefix: str, node: Mapping[str, Any], rules: Mapping[str, Rule]
         path = f"{prefix}.{name}" if prefix else name
         if isinstance(node, DictConfig) and OmegaConf.is_missing(node, name):
             raise ConfigError(f"{path}=??? is invalid: it is required and {rule.problem(UNSET)}")
-        value = _plain(node[name])
+        try:
+            value = _plain(node[name])
+        except OmegaConfBaseException as error:  # an interpolation that does not resolve
+            reason = str(error).strip().splitlines()[0]
+            raise ConfigError(f"{path} cannot be resolved: {reason}") from None
         problem = rule.problem(value)
         if problem is not None:
             raise invalid(path, value, problem)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from research.config.errors import ConfigError
 from research.config.rules import (
     UINT32_MAX,
@@ -81,6 +83,15 @@ PRUNER_RULES: dict[str, dict[str, Rule]] = {
 }
 
 
+def check_sweeper(options: Mapping[str, Any]) -> None:
+    """Everything `hydra.sweeper` holds that has a rule; light enough (no Optuna, no torch)
+    to run before the sweeper itself is imported."""
+    plain = {k: _plain(v) for k, v in options.items()}
+    check_options(plain)
+    check_sampler(plain.get("sampler"))
+    check_pruner(plain.get("pruner"))
+
+
 def check_options(options: Mapping[str, Any]) -> None:
     """The sweeper's values one by one, then the two that only make sense together."""
     check_fields("hydra.sweeper", options, RULES)
@@ -104,3 +115,7 @@ def check_sampler(spec: Mapping[str, Any] | None) -> None:
 
 def check_pruner(spec: Mapping[str, Any] | None) -> None:
     check_component("pruner", spec, PRUNER_RULES)
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value

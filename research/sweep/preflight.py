@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from research.config.checks import validate
 from research.config.errors import ConfigError
+from research.config.job import as_sweep_job, hydra_config_kept
 from research.config.objectives import metric_names
 from research.training.built_checks import check_built, first_line
 
@@ -49,8 +50,10 @@ def preflight(
         for path, node in _target_nodes(job):
             check_arguments(path, node)
         if all(key in job for key in RUN_CONFIG_KEYS):  # the sweeper also drives other apps
-            validate(job)
-            check_built(job)
+            with hydra_config_kept():
+                as_sweep_job(with_hydra, 0)  # `${hydra:runtime.output_dir}` as the trial's
+                validate(job)
+                check_built(job)
     except ConfigError as error:
         raise ConfigError(f"{error} (checked before the first trial: all would fail)") from None
 

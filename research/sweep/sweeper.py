@@ -40,7 +40,6 @@ from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
 from research.sweep.liveness import fail_stale, record_heartbeat
-from research.sweep.options import check_options, check_pruner, check_sampler
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
 from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
@@ -101,21 +100,6 @@ class OptunaSweeperImpl:
         search_space: Mapping[str, Any] | None = None,
         custom_search_space: str | None = None,
     ) -> None:
-        check_options(
-            {
-                "study_name": study_name,
-                "storage": storage,
-                "n_trials": n_trials,
-                "n_jobs": n_jobs,
-                "seed": seed,
-                "max_failure_rate": max_failure_rate,
-                "heartbeat_interval": heartbeat_interval,
-                "grace_period": grace_period,
-                "retry_killed": retry_killed,
-                "gpus_per_trial": gpus_per_trial,
-                "custom_search_space": custom_search_space,
-            }
-        )
         self.study_name = study_name
         self.storage_url = storage or ""  # null (Hydra's plugin: in memory): the default file
         self.directions = _directions(_plain(direction))
@@ -132,8 +116,6 @@ class OptunaSweeperImpl:
         self.gpus_per_trial = gpus_per_trial
         self.sampler = _plain(sampler)
         self.pruner = _plain(pruner) or {"name": "none"}
-        check_sampler(self.sampler)
-        check_pruner(self.pruner)
         check_several_objectives(self.directions, self.sampler, self.pruner)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
