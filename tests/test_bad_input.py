@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -466,6 +467,13 @@ def test_a_multirun_whose_later_job_cannot_build_its_model_runs_no_job(tmp_path:
     result = run_cli("-m", "model=mlp,cnn", "data=modular_arithmetic", cwd=tmp_path)
     assert_refused(result, "model CNN cannot take tokens input", tmp_path)
     assert "(job #1: model=cnn; no job was started)" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_multirun_on_a_missing_gpu_runs_no_job(tmp_path: Path) -> None:
+    result = run_cli("-m", "trainer=gpu", "seed=0,1", "logger=none", cwd=tmp_path)
+    assert_refused(result, "trainer.accelerator=gpu needs a CUDA GPU", tmp_path)
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from research.config.job import as_job, as_sweep_job, hydra_config_kept
 
 RUN_CONFIG_KEYS = ("seed", "optimized_metric", "data", "model", "optimizer", "trainer")
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def refuse(error: ConfigError) -> NoReturn:
@@ -58,10 +59,12 @@ def swept(jobs: list[list[str]], num: int) -> str:
     return " ".join(jobs[num][i] for i in varying) or " ".join(jobs[num])
 
 
-def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
+def check_jobs(config: DictConfig, jobs: list[list[str]], in_process: bool) -> None:
     """Every job's values, then the objects of every distinct data/model/optimizer among
-    them, built once each (a sweep over seeds builds one)."""
+    them, built once each (a sweep over seeds builds one); jobs that run in this process
+    (the basic launcher) also need their accelerator here."""
     from research.training.built_checks import check_built
+    from research.training.pipeline import check_accelerator
 
     configs = []
     for num, job in enumerate(job_configs(config, jobs)):  # each sets its HydraConfig
@@ -73,6 +76,8 @@ def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
         if key not in built:
             built.add(key)
             in_job(check_built, job, num, jobs)
+        if in_process:
+            in_job(lambda job: check_accelerator(job.trainer), job, num, jobs)
 
 
 def in_job(check: Callable[[DictConfig], None], job: DictConfig, num: int, jobs: list) -> None:
@@ -105,6 +110,7 @@ class CheckBeforeStart(Callback):
             return
         try:
             with hydra_config_kept():
-                check_jobs(config, basic_sweep_jobs(config))
+                launcher = str(config.hydra.launcher.get("_target_"))
+                check_jobs(config, basic_sweep_jobs(config), launcher == BASIC_LAUNCHER)
         except ConfigError as error:
             refuse(error)
