@@ -27,11 +27,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from research.config.before_start import CheckBeforeStart
 from research.config.checks import validate
 from research.config.errors import ConfigError
 from research.config.job import as_job
 from research.sweep.options import check_sweeper
+from research.training.before_start import CheckBeforeStart
 from tests.conftest import CONF, TINY, run_cli
 
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None)

@@ -9,8 +9,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from research.config.split_sizes import held_out
 from research.data.loader import EpochPermutation, StepChunks, TensorBatchLoader
-from research.data.sizes import held_out
 from research.data.spec import DataSpec
 
 

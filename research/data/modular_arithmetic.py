@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from research.config.split_sizes import modular_sizes
 from research.data.base import InMemoryDataModule, Split, Splits
-from research.data.sizes import modular_sizes
 from research.data.spec import DataSpec
 
 OPERATIONS = ("+", "-", "*", "/")

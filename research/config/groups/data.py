@@ -19,7 +19,7 @@ from research.config.rules import (
     target_of,
     values,
 )
-from research.data.sizes import digits_sizes, mnist1d_sizes, modular_sizes
+from research.config.split_sizes import digits_sizes, mnist1d_sizes, modular_sizes
 
 FRACTION = Number(low=0, high=1, low_open=True, high_open=True)
 
