@@ -134,6 +134,7 @@ CASES: list[tuple[tuple[str, ...], list[str], str]] = [
     (("data=gaussian_noise",), ["data.train_size=-1"], "data.train_size=-1 is invalid"),
     (("data=gaussian_noise",), ["data.noise_level=-0.6"], "data.noise_level=-0.6 is invalid"),
     (("data=modular_arithmetic",), ["data.p=1"], "data.p=1 is invalid"),
+    (("data=modular_arithmetic",), ["data.p=100000"], "data.p=100000 is invalid"),
     (("data=modular_arithmetic",), ["data.operation=%"], "data.operation='%' is invalid"),
     (("data=modular_arithmetic",), ["data.operation=/", "data.p=91"], "data.p=91 is invalid"),
     (("data=modular_arithmetic",), ["data.train_fraction=0"], "data.train_fraction=0 is"),

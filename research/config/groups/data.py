@@ -48,7 +48,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "data_seed": SEED,
     },
     "research.data.modular_arithmetic.ModularArithmeticDataModule": {
-        "p": Number(low=2, integer=True),
+        "p": Number(low=2, high=46340, integer=True, why="all p * p pairs are held in memory"),
         "operation": OneOf(OPERATIONS),
         "train_fraction": FRACTION,
     },
