@@ -26,9 +26,18 @@ BEFORE_TRAINING = {".hydra", "train.log", "hparams.yaml", "wandb"}
 
 
 def discard_unused_run_folder(output_dir: Path) -> None:
-    """A run stopped before it trained leaves no folder that a report would count as a run."""
+    """A run stopped before it trained leaves no folder that a report would count as a run,
+    nor the empty folders above it (outputs/<date>) inside the working directory."""
     if output_dir.is_dir() and {p.name for p in output_dir.iterdir()} <= BEFORE_TRAINING:
         shutil.rmtree(output_dir, ignore_errors=True)
+        cwd = Path.cwd().resolve()
+        for parent in output_dir.resolve().parents:
+            if parent == cwd or cwd not in parent.parents:
+                break
+            try:
+                parent.rmdir()  # only an empty one: another run's folder stops the walk
+            except OSError:
+                break
 
 
 def interrupted_line(signal_name: str, output_dir: Path) -> str:

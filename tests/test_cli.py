@@ -35,7 +35,7 @@ def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
         (["data=mnist", "paths.data_dir=nowhere"], "data.download=true"),
         (
             ["callbacks=default", "callbacks.last_checkpoint.every_s=-1"],
-            "error: callbacks.last_checkpoint: every_s=-1 must be >= 0",
+            "error: callbacks.last_checkpoint.every_s=-1 is invalid: must be >= 0",
         ),
     ],
 )

@@ -135,8 +135,8 @@ def test_failures_are_recorded_until_the_failure_rate_is_exceeded(tmp_path: Path
         "hydra.sweeper.max_failure_rate=0.5",
         "hydra/sweeper/sampler=grid",
         "optimizer.lr=0.001",  # the grid takes choices only
-        # The first point (width 32, the one pre-flight checks) works; the other three raise
-        # while building the model. (A config error every point hits stops before any trial.)
+        # The first point (width 32, the one pre-flight checks) works; the run's start-up check
+        # refuses the other three. (A config error every point hits stops before any trial.)
         "model.width=choice(32,-5,-6,-7)",
     )
     assert proc.returncode != 0, "a sweep that failed too often must say so"
@@ -146,7 +146,7 @@ def test_failures_are_recorded_until_the_failure_rate_is_exceeded(tmp_path: Path
     assert len(failed) == 3, "2 of 4 allowed, stops at 3"
     for trial in failed:
         assert trial.user_attrs["fail_kind"] == "error"
-        assert "negative dimension" in trial.user_attrs["fail_reason"]
+        assert "is invalid: must be an integer >= 1" in trial.user_attrs["fail_reason"]
     assert sweep_results(study)["trials"]["failed"] == 3
 
 

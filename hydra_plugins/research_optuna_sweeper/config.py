@@ -64,6 +64,8 @@ PRUNERS: dict[str, dict[str, Any]] = {
 }
 
 
+# Numbers are typed Any: the sweeper checks them itself (research.sweep.options), so that a bad
+# value is one line naming the field rather than OmegaConf's conversion error.
 @dataclass
 class OptunaSweeperConf:
     _target_: str = SWEEPER_TARGET
@@ -84,14 +86,14 @@ class OptunaSweeperConf:
     # multi-objective search, as Hydra's Optuna sweeper takes it: [maximize, minimize].
     direction: Any = "maximize"
     # Trials the study should hold in the end: complete + pruned + failed (killed ones excluded).
-    n_trials: int = 20
+    n_trials: Any = 20
     # Trials run at the same time, one batch per launcher call (hydra/launcher=joblib); null:
     # the launcher's n_jobs (joblib's -1: all CPUs), 1 for the basic launcher (in-process).
-    n_jobs: int | None = None
+    n_jobs: Any = None
     # Sampler seed (null: random), offset by the trials already in the study on a resume.
-    seed: int | None = None
+    seed: Any = None
     # Stop the sweep once more than this fraction of n_trials has failed or diverged.
-    max_failure_rate: float = 0.5
+    max_failure_rate: Any = 0.5
     # key: Hydra sweep syntax, e.g. `tag(log, interval(1e-5, 1e-1))`, `choice(a, b)`, `range(1, 5)`.
     params: dict[str, Any] = field(default_factory=dict)
     # The older Hydra plugin's form: {key: {type: float|int|categorical, low, high, log, step,
@@ -103,13 +105,13 @@ class OptunaSweeperConf:
     # Trials to run first, as {key: value the run gets}; skipped when the study already has them.
     enqueue: list[dict[str, Any]] = field(default_factory=list)
     # Seconds between liveness records, and silence after which a trial counts as killed.
-    heartbeat_interval: int = 10
-    grace_period: int = 60
+    heartbeat_interval: Any = 10
+    grace_period: Any = 60
     # A lost trial (killed, cancelled, preempted) is run again this many times with the same
     # parameters, from its last checkpoint.
-    retry_killed: int = 1
+    retry_killed: Any = 1
     # GPUs each parallel trial gets (trainer.devices); null: visible GPUs // n_jobs.
-    gpus_per_trial: int | None = None
+    gpus_per_trial: Any = None
     sampler: Any = None
     pruner: Any = None
 

@@ -17,9 +17,12 @@ from omegaconf import DictConfig
 class OptunaSweeper(Sweeper):
     def __init__(self, **options: Any) -> None:
         from research.config.errors import ConfigError
-        from research.sweep.sweeper import OptunaSweeperImpl
+        from research.sweep.options import check_sweeper
 
         try:
+            check_sweeper(options)  # before the sweeper (Optuna, Lightning) is imported
+            from research.sweep.sweeper import OptunaSweeperImpl
+
             self._impl = OptunaSweeperImpl(**options)
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from research.config.split_sizes import held_out
 from research.data.loader import EpochPermutation, StepChunks, TensorBatchLoader
 from research.data.spec import DataSpec
 
@@ -41,7 +42,7 @@ def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, S
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"val_fraction={fraction} must be in (0, 1)")
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, round(len(train) * fraction))
+    n_val = held_out(len(train), fraction)
     return train.subset(order[n_val:]), train.subset(order[:n_val])
 
 

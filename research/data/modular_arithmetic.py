@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from research.config.split_sizes import modular_sizes
 from research.data.base import InMemoryDataModule, Split, Splits
 from research.data.spec import DataSpec
 
@@ -54,8 +55,8 @@ class ModularArithmeticDataModule(InMemoryDataModule):
             [a, torch.full_like(a, op_token), b, torch.full_like(a, eq_token)], dim=1
         )
         order = torch.randperm(len(a), generator=torch.Generator().manual_seed(self.split_seed))
-        n_train = round(len(a) * self.train_fraction)
-        n_val = (len(a) - n_train) // 2
+        sizes = modular_sizes(len(a), self.train_fraction)
+        n_train, n_val = sizes["train"], sizes["val"]
         pick = lambda idx: Split(tokens[idx], result[idx])  # noqa: E731
         spec = DataSpec(
             name="modular_arithmetic",

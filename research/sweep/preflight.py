@@ -2,9 +2,10 @@
 before anything is created in the storage. A config error every trial would hit (an unknown
 override, a key the chosen dataset or model does not take, an invalid value) then stops the
 sweep in one line instead of failing trial after trial. For research.train's configs the first
-point's data and model are also built once: a model that cannot read the data, or data files
-that are missing, stop the sweep the same way. So does a number of directions that differs
-from the number of optimized metrics (a multi-objective search gives a list of each)."""
+point's data, model and optimizer are also built once (`check_built`): a model that cannot read
+the data, data files that are missing, or an optimizer's own bad value stop the sweep the same
+way. So does a number of directions that differs from the number of optimized metrics (a
+multi-objective search gives a list of each)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from research.config.checks import validate
 from research.config.errors import ConfigError
+from research.config.job import as_sweep_job, hydra_config_kept
 from research.config.objectives import metric_names
+from research.training.built_checks import check_built, first_line
 
 # Keys instantiate() reads itself, and keys the pipeline removes before it instantiates.
 RESERVED = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
@@ -37,7 +40,7 @@ def preflight(
     try:
         job = config_loader.load_sweep_config(master_config, list(overrides))
     except (HydraException, OmegaConfBaseException) as error:
-        message = _first_line(error)
+        message = first_line(error)
         raise ConfigError(f"the first trial's config does not compose: {message}") from None
     if "optimized_metric" in job:  # research.train's (other apps return what they like)
         check_objectives(job.optimized_metric, directions)
@@ -47,8 +50,10 @@ def preflight(
         for path, node in _target_nodes(job):
             check_arguments(path, node)
         if all(key in job for key in RUN_CONFIG_KEYS):  # the sweeper also drives other apps
-            validate(job)
-            build_data_and_model(job)
+            with hydra_config_kept():
+                as_sweep_job(with_hydra, 0)  # `${hydra:runtime.output_dir}` as the trial's
+                validate(job)
+                check_built(job)
     except ConfigError as error:
         raise ConfigError(f"{error} (checked before the first trial: all would fail)") from None
 
@@ -65,24 +70,6 @@ def check_objectives(optimized_metric: Any, directions: Sequence[str]) -> None:
             "metric, e.g. 'optimized_metric=[val/acc,val/loss]' "
             "'hydra.sweeper.direction=[maximize,minimize]'"
         )
-
-
-def build_data_and_model(job: DictConfig) -> None:
-    """As a run builds them (research.training.pipeline): the model checks the data's inputs."""
-    from hydra.utils import instantiate
-
-    from research.training.pipeline import build_model
-
-    try:
-        datamodule = instantiate(job.data, steps_per_batch=job.steps_per_batch)
-        build_model(job.model, datamodule)
-    except ConfigError:
-        raise
-    except Exception as error:
-        raise ConfigError(
-            f"the first trial's data or model cannot be built: {type(error).__name__}: "
-            f"{_first_line(error)}"
-        ) from None
 
 
 def _target_nodes(job: DictConfig) -> Iterator[tuple[str, DictConfig]]:
@@ -124,7 +111,3 @@ def accepted_arguments(target: Any) -> list[str] | None:
         if inspect.Parameter.VAR_KEYWORD not in kinds:
             return list(dict.fromkeys(names))
     return None
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

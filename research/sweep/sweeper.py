@@ -114,11 +114,6 @@ class OptunaSweeperImpl:
         search_space: Mapping[str, Any] | None = None,
         custom_search_space: str | None = None,
     ) -> None:
-        if grace_period <= heartbeat_interval:
-            raise ConfigError(
-                f"grace_period={grace_period} must exceed heartbeat_interval={heartbeat_interval}:"
-                " live trials would be taken for killed ones"
-            )
         self.study_name = study_name
         self.storage_url = storage or ""  # null (Hydra's plugin: in memory): the default file
         self.directions = _directions(_plain(direction))
@@ -173,6 +168,7 @@ class OptunaSweeperImpl:
         first = space.first_point(space.to_sampled(self.enqueue[0]) if self.enqueue else None)
         loader = self.hydra_context.config_loader
         preflight(loader, self.config, space.overrides(first), self.directions)
+        self._build_sampler_and_pruner(space)
         if not space.params:
             log.warning("Nothing to search: set hydra.sweeper.params or pass interval()/choice()")
         if (self.sampler or {}).get("name") == "grid" and space.grid_size() < self.n_trials:
@@ -211,6 +207,20 @@ class OptunaSweeperImpl:
                 f"{counts.lost} trials ended without a verdict (killed, cancelled), more than "
                 f"{self._lost_limit()}: something stops every job; see their logs and {path}"
             )
+
+    def _build_sampler_and_pruner(self, space: SearchSpace) -> None:
+        """Once before anything is created: a value Optuna refuses is one line, not a
+        traceback after the sweep folder and the study exist."""
+        for kind, build in (
+            ("sampler", lambda: make_sampler(self.sampler, space, self.seed)),
+            ("pruner", lambda: make_pruner(self.pruner)),
+        ):
+            try:
+                build()
+            except ConfigError:
+                raise
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"hydra.sweeper.{kind}: {error}") from None
 
     def _study(self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
         """Create or load the study (under the study lock). The sampler seed is offset by the

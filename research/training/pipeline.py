@@ -7,7 +7,8 @@ never import torch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
@@ -67,6 +69,24 @@ def build_model(cfg: DictConfig, datamodule: InMemoryDataModule) -> torch.nn.Mod
     compile_model = options.pop("compile", False)
     net: Model = instantiate(options, _convert_="all")(spec=datamodule.spec)
     return torch.compile(net) if compile_model else net
+
+
+@contextmanager
+def refusals_named(group: str) -> Iterator[None]:
+    """A value a class refuses while `group` is built (a ValueError, or Lightning's
+    MisconfigurationException) is a one-line error naming the group; the declared checks
+    (research.config.groups) catch most values before this, and this catches the rest."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (InstantiationException, ValueError, MisconfigurationException) as error:
+        cause = error.__cause__ if isinstance(error, InstantiationException) else error
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        if not isinstance(cause, ValueError | MisconfigurationException):
+            raise
+        raise ConfigError(f"{group}: {str(cause).strip().splitlines()[0]}") from None
 
 
 def instantiate_each(group: DictConfig | None, name: str) -> list[Any]:
@@ -163,10 +183,14 @@ def train(
         torch.set_num_threads(cfg.torch_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule: InMemoryDataModule = instantiate(cfg.data, steps_per_batch=cfg.steps_per_batch)
+    with refusals_named("data"):
+        datamodule: InMemoryDataModule = instantiate(cfg.data, steps_per_batch=cfg.steps_per_batch)
+        datamodule.splits  # noqa: B018 (read now: a file too short for seq_len is refused here)
     datamodule.resume_within_epoch = resume.steps_into_epoch if resume else 0
+    with refusals_named("model"):
+        net = build_model(cfg.model, datamodule)
     module = SupervisedModule(
-        net=build_model(cfg.model, datamodule),
+        net=net,
         optimizer=optimizer_factory(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         check_finite_every_n_steps=cfg.check_finite_every_n_steps,
@@ -192,16 +216,17 @@ def train(
         callbacks += instantiate(cfg.trial, monitor=cfg.optimized_metric)
     loggers = instantiate_each(cfg.get("logger"), "logger")
     continue_loggers(loggers, resume)
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        callbacks=callbacks,
-        logger=loggers,
-        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
-        gradient_clip_val=None,  # the module clips: its optimization is manual
-        # Lightning would add its own ModelCheckpoint, writing a file every epoch;
-        # checkpoints/last.ckpt comes from the callbacks config (`LastCheckpoint`)
-        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
-    )
+    with refusals_named("trainer"):
+        trainer: pl.Trainer = instantiate(
+            cfg.trainer,
+            callbacks=callbacks,
+            logger=loggers,
+            plugins=[AtomicCheckpointIO(), *cluster_plugins()],
+            gradient_clip_val=None,  # the module clips: its optimization is manual
+            # Lightning would add its own ModelCheckpoint, writing a file every epoch;
+            # checkpoints/last.ckpt comes from the callbacks config (`LastCheckpoint`)
+            enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        )
     for logger in loggers:
         logger.log_hyperparams(resolved)
 
