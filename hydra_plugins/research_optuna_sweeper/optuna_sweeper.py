@@ -32,6 +32,7 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         from research.config.errors import ConfigError
+        from research.sweep.outage import StorageUnavailable
         from research.sweep.sweeper import SweepStopped
 
         try:
@@ -42,3 +43,6 @@ class OptunaSweeper(Sweeper):
         except SweepStopped as error:  # too many failures, interrupted: the record says why
             print(f"error: {error}", file=sys.stderr)
             sys.exit(1)
+        except StorageUnavailable as error:  # down for too long, damaged, refusing
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(error.exit_code)

@@ -41,6 +41,7 @@ from research.sweep.experiment import FIXED_ATTR, check_experiment, fixed_part
 from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
 from research.sweep.liveness import fail_stale, record_heartbeat
+from research.sweep.outage import storage_error_in
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
 from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
@@ -331,14 +332,17 @@ class OptunaSweeperImpl:
     def _outcome(self, job: JobReturn | BaseException) -> Outcome:
         if isinstance(job, BaseException):  # a submitit job that returned nothing
             log.warning("A trial's job ended without a verdict: %s", job)
-            return lost(job) if isinstance(job, JobLost) else launch_failed(job)
+            gone = isinstance(job, JobLost) or storage_error_in(job) is not None
+            return lost(job) if gone else launch_failed(job)
         outcome = outcome_of(job, len(self.directions))
         if outcome.fail_kind == "interrupted" and not self.in_process:
             # A signal to the trial's own process (scancel, preemption, a killed worker), not
             # to this sweep: the trial is lost and runs again.
             return lost(outcome.reason or "interrupted", outcome.output_dir)
-        if job.status == JobStatus.FAILED:
+        if job.status == JobStatus.FAILED and outcome.fail_kind == "error":
             log.error("A trial raised", exc_info=job._return_value)
+        elif outcome.fail_kind == "lost":
+            log.warning("A trial stopped without a verdict: %s", outcome.reason)
         return outcome
 
     def _job_overrides(self, space: SearchSpace, trial: Trial, slot: int) -> list[str]:
