@@ -6,6 +6,7 @@ has been checked, so `--help`, `--cfg job` and a bad override answer at once.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import sys
@@ -16,6 +17,8 @@ from omegaconf import DictConfig
 
 from research.config.checks import validate
 from research.config.errors import ConfigError
+from research.config.same_run import with_run_overrides
+from research.training.disk_errors import disk_error_in, disk_line
 from research.training.signals import interruption_in
 
 # what a run writes before its first step: Hydra's files, then its loggers' (CSV, W&B)
@@ -33,7 +36,8 @@ def interrupted_line(signal_name: str, output_dir: Path) -> str:
     if (output_dir / "checkpoints" / "last.ckpt").is_file():
         return (
             f"interrupted by {signal_name}: the run's record and last checkpoint are in "
-            f"{output_dir}; continue it with ckpt_path=last hydra.run.dir={output_dir}"
+            f"{output_dir}; continue it with: "
+            f"python -m research.train ckpt_path=last hydra.run.dir={shlex.quote(str(output_dir))}"
         )
     if (output_dir / "results.json").is_file():
         return (
@@ -63,6 +67,10 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(2)
     except (Exception, KeyboardInterrupt) as error:
         interruption = interruption_in(error)
+        disk = disk_error_in(error)
+        if single_run and interruption is None and disk is not None:
+            print(f"error: {disk_line(disk, Path(cfg.paths.output_dir))}", file=sys.stderr)
+            sys.exit(1)
         if not single_run or (interruption is None and not isinstance(error, KeyboardInterrupt)):
             raise
         signum = interruption.signum if interruption else signal.SIGINT
@@ -73,5 +81,11 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(128 + signum)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The command line: a resume in a run's own folder takes that run's overrides."""
+    sys.argv = [sys.argv[0], *with_run_overrides(sys.argv[1:])]
     main()
+
+
+if __name__ == "__main__":
+    cli()

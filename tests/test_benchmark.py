@@ -182,6 +182,39 @@ def test_a_killed_benchmark_resumes_without_repeating_finished_trials(tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_benchmark_says_one_line_and_leaves_no_trial_running(
+    tmp_path: Path, signum: int
+) -> None:
+    """Ctrl-C or SIGTERM to the benchmark process alone: its running sweep is stopped in turn
+    and records its trial as interrupted (not counted), before the one line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "research.benchmark", "benchmark=fast", "report=false",
+         "~benchmark.workloads.cnn_mnist1d"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    storage = f"sqlite:///{tmp_path / 'benchmarks' / 'fast' / 'optuna.db'}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(1)
+        if (tmp_path / "benchmarks/fast/optuna.db").exists() and _complete_trials(storage):
+            break
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    name = signal.Signals(signum).name
+    assert process.returncode == 128 + signum, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith(f"interrupted by {name}: the running "), (
+        stderr[-3000:]
+    )
+    for summary in optuna.get_all_study_summaries(storage=storage):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        assert TrialState.RUNNING not in states, summary.study_name
+
+
+@pytest.mark.slow
 def test_an_adaptive_sampler_gets_repeated_studies_and_best_so_far_curves(tmp_path: Path) -> None:
     result = benchmark(
         "benchmark=fast", "~benchmark.workloads.cnn_mnist1d", "~benchmark.optimizers.adam",

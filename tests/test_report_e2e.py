@@ -33,8 +33,7 @@ SWEEP = [
     "optimizer.weight_decay=0.05",
     "optimizer.lr=0.01,1e37",
     "seed=0,1",
-    "logger=csv",
-    "callbacks=none",
+    "logger=csv",  # the default callbacks: a killed run's config.yaml has `${hydra:...}` paths
 ]
 
 
@@ -337,11 +336,23 @@ def test_optuna_study_gives_the_same_numbers(runs_dir: Path, report: Path) -> No
             params={"optimizer.lr": 0.5}, distributions=space, state=optuna.trial.TrialState.FAIL
         )
     )
+    killed = runs_dir / "killed" / "0"  # killed before it wrote results: .hydra/ and metrics.csv
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"optimizer.lr": 0.01},
+            distributions=space,
+            state=optuna.trial.TrialState.FAIL,
+            user_attrs={"output_dir": str(killed)},
+        )
+    )
     runs, analysis = compare(
         Options(inputs=[], out=runs_dir, studies=[_study(storage)], target=TARGET)
     )
-    assert len(runs) == 9
+    assert len(runs) == 10
     assert sorted(r.status for r in runs).count("failed") == 1
+    assert len(analysis.tasks) == 1, "the killed trial joins its study's task"
+    adam = next(g for g in analysis.tasks[0].groups if g.label.startswith("Adam (lr=0.01"))
+    assert adam.status_counts == {"completed": 2, "unfinished": 1}
     via_study = {g.label: g.final for t in analysis.tasks for g in t.groups}
     via_folders = {r["group"]: r for r in read_csv(report / "summary.csv")}
     for label, row in via_folders.items():
@@ -365,7 +376,8 @@ def test_bad_input_is_one_line_and_exit_code_2(
         == 2
     )
     errors = capsys.readouterr().err.strip().splitlines()
-    assert errors[0].startswith("error: unknown metric 'val/f1': these runs log ")
+    sweep = runs_dir / "multirun" / "sweep"
+    assert errors[0].startswith(f"error: {sweep}: unknown metric 'val/f1': these runs log ")
     assert "val/acc" in errors[0]
     assert errors[1].startswith("error: no study 'nope'") or "does not exist" in errors[1]
     (tmp_path / "empty").mkdir()
@@ -389,3 +401,110 @@ def test_lower_is_better_metric(runs_dir: Path) -> None:
     }
     best = analysis.tasks[0].best
     assert best is not None and best.final.mean == pytest.approx(min(means.values()))
+
+
+def damaged_copies(source: Path, sweep: Path, first_job: int) -> dict[Path, str]:
+    """Copies of a real finished run as extra jobs of `sweep`, each with one file damaged the
+    way disks, editors and scripts damage them; for each, the reason the report must give
+    (up to its first '(')."""
+    results = json.loads((source / "results.json").read_text())
+    text = json.dumps(results)
+    as_text = json.loads(text)
+    as_text["final"]["val/acc"] = str(results["final"]["val/acc"])
+    config = (source / ".hydra" / "config.yaml").read_text()
+    damage = [
+        ("results.json", json.dumps([results]), "results.json: expected an object, got a list"),
+        ("results.json", text[: len(text) // 2], "results.json: not valid JSON ("),
+        (
+            "results.json",
+            json.dumps(as_text),
+            f"results.json: final['val/acc'] is \"{as_text['final']['val/acc']}\", "
+            "expected a number or null",
+        ),
+        ("metrics.csv", bytes(range(256)) * 64, "metrics.csv: not UTF-8 text"),
+        (
+            ".hydra/config.yaml",
+            config.replace("optimizer:", "optimizer: [", 1),
+            ".hydra/config.yaml: not valid YAML (",
+        ),
+    ]
+    expected = {}
+    for job, (name, content, reason) in enumerate(damage, first_job):
+        copy = sweep / str(job)
+        shutil.copytree(source, copy)
+        data = content if isinstance(content, bytes) else content.encode()
+        (copy / name).write_bytes(data)
+        expected[copy] = reason
+    return expected
+
+
+def interrupted_copy(source: Path, folder: Path) -> Path:
+    """What a run killed before its first log leaves: only Hydra's .hydra/ folder."""
+    shutil.copytree(source / ".hydra", folder / ".hydra")
+    return folder
+
+
+def test_damaged_runs_are_listed_unreadable_and_the_rest_is_reported(
+    runs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = runs_dir / "multirun" / "sweep"
+    clean = tmp_path / "clean"
+    assert main([str(sweep), "--out", str(clean), "--target", str(TARGET)]) == 0
+    damaged = tmp_path / "multirun" / "damaged"
+    shutil.copytree(sweep, damaged)
+    reasons = damaged_copies(damaged / "0", damaged, first_job=8)
+    killed = interrupted_copy(damaged / "0", damaged / "13")
+    started = tmp_path / "multirun" / "started"
+    interrupted_copy(damaged / "0", started / "0")
+    shutil.copy(sweep / "multirun.yaml", started)
+    capsys.readouterr()
+
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "multirun"), "--out", str(out), "--target", str(TARGET)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err.splitlines() == [
+        f"warning: {started}: not reported: no finished run yet: 1 unfinished"
+    ]
+    assert "1 not reported" in printed.out
+    runs = {Path(r["path"]): r for r in read_csv(out / "damaged" / "runs.csv")}
+    for folder, reason in reasons.items():
+        assert runs[folder]["status"] == "unreadable"
+        assert runs[folder]["reason"].startswith(reason), runs[folder]["reason"]
+        assert runs[folder]["group"].startswith("Adam (lr=0.01"), "in the group it belongs to"
+        assert runs[folder]["final"] == ""
+    assert runs[killed]["status"] == "unfinished"
+    # The good runs' numbers are those of the report built before the damage.
+    before = {r["group"]: r for r in read_csv(clean / "summary.csv")}
+    after = {r["group"]: r for r in read_csv(out / "damaged" / "summary.csv")}
+    assert set(after) == set(before)
+    for group, row in after.items():
+        counts = {"n_runs", "unfinished", "unreadable"}
+        assert {k: v for k, v in row.items() if k not in counts} == {
+            k: v for k, v in before[group].items() if k not in counts
+        }
+    adam = after[next(g for g in after if g.startswith("Adam (lr=0.01"))]
+    assert (adam["unreadable"], adam["unfinished"], adam["n_runs"]) == ("5", "1", "8")
+    page = (out / "damaged" / "report.html").read_text()
+    assert "5 unreadable" in page and "results.json: expected an object, got a list" in page
+    index = (out / "report.html").read_text()
+    assert '<a href="damaged/report.html">' in index and not (out / "started").exists()
+    assert "Not reported: no finished run yet: 1 unfinished." in index
+    seen = seen_in_browser(out / "report.html", tmp_path / "browser")
+    assert seen["headings"][1:] == [str(damaged), str(started)]
+
+
+def test_nothing_to_report_is_exit_2_naming_the_folder(
+    runs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = runs_dir / "multirun" / "sweep" / "0"
+    started = interrupted_copy(source, tmp_path / "started" / "0").parent
+    unreadable = tmp_path / "unreadable"
+    damaged_copies(source, unreadable, first_job=0)
+    out = tmp_path / "out"
+    assert main([str(started), "--out", str(out)]) == 2
+    assert main([str(unreadable), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: single runs in {started / '0'}: no finished run yet: 1 unfinished",
+        f"error: single runs in {unreadable}: no readable finished run: 5 unreadable",
+    ]
+    assert not out.exists()

@@ -184,8 +184,52 @@ def test_unfinished_run_is_read_from_its_hydra_config(tmp_path: Path) -> None:
     write_csv(run_dir / "metrics.csv", "0,9,,,2.0,,\n0,40,,,,0.9,0.3\n")
     loaded = load_run(RunRef(run_dir), ["train/loss", "val/acc"])
     assert loaded.status == "unfinished" and loaded.seed == 3
-    assert loaded.config["data"]["seed"] == 3 and loaded.config["paths"]["output_dir"] is None
+    assert loaded.config["data"]["seed"] == 3 and loaded.partial_config
+    assert loaded.config["paths"] == {}  # Hydra's own resolvers: unknown here, left out
     assert loaded.series("val/acc") is not None and loaded.value("val/acc") == 0.9
+
+
+RESULTS = {
+    "status": "completed",
+    "final": {"val/acc": 0.9},
+    "best": {"val/acc": 0.9},
+    "history": [{"epoch": 0, "step": 50, "val/acc": 0.9}],
+    "config": config(),
+    "seed": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("results.json", {**RESULTS, "status": None}, "results.json: status is null, expected"),
+        ("results.json", {**RESULTS, "seed": 1.5}, "results.json: seed is 1.5, expected an int"),
+        ("results.json", {**RESULTS, "config": []}, "results.json: config is a list, expected an"),
+        (
+            "results.json",
+            {**RESULTS, "history": [{"epoch": 0, "step": "50"}]},
+            "results.json: history[0]['step'] is \"50\", expected a number",
+        ),
+        ("results.json", {**RESULTS, "best": {"val/acc": True}}, "results.json: best['val/acc']"),
+        ("metrics.csv", "\x00" * 4096, "metrics.csv: not text (holds NUL bytes)"),
+        ("metrics.csv", "<html>not a log</html>\n", "metrics.csv: no step column in its header"),
+        (".hydra/config.yaml", "- a list\n", ".hydra/config.yaml: expected a mapping, got a list"),
+    ],
+)
+def test_a_file_that_cannot_be_read_makes_the_run_unreadable(
+    tmp_path: Path, name: str, content: Any, reason: str
+) -> None:
+    """Each check of what research.train writes, one damaged field at a time; the other files
+    are as a finished run leaves them."""
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / "results.json").write_text(json.dumps(RESULTS))
+    write_csv(tmp_path / "metrics.csv", "0,9,,,2.0,,\n")
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    loaded = load_run(RunRef(tmp_path), ["train/loss", "val/acc"])
+    assert loaded.status == "unreadable" and loaded.reason is not None
+    assert loaded.reason.startswith(reason), loaded.reason
+    assert not loaded.metric_names and not loaded.final and not loaded.per_step
 
 
 def test_wandb_ids_from_offline_run_folders(tmp_path: Path) -> None:
@@ -232,7 +276,7 @@ def test_optuna_journal_file_study(tmp_path: Path) -> None:
     from research.report.discover import Study
 
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "results.json").write_text("{}")
+    (tmp_path / "run" / "results.json").write_text(json.dumps(RESULTS))
     journal = str(tmp_path / "journal.log")
     storage = JournalStorage(JournalFileBackend(journal))
     study = optuna.create_study(study_name="s", storage=storage)

@@ -216,7 +216,7 @@ def test_ctrl_c_is_one_line_and_keeps_the_record(tmp_path: Path) -> None:
     last_line = stderr.strip().splitlines()[-1]
     assert last_line.startswith("interrupted by SIGINT: the run's record")
     assert checkpointed, "Ctrl-C during training checkpoints the state, as SIGTERM does"
-    assert "continue it with ckpt_path=last" in last_line, last_line
+    assert "continue it with: python -m research.train ckpt_path=last" in last_line, last_line
     assert json.loads(results.read_text())["history"]
 
 

@@ -22,6 +22,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
+from research.sweep.counts import count_trials
 from tests.conftest import REPO, run_cli, wandb_records
 
 STUDY = "t"
@@ -251,6 +252,42 @@ def test_ctrl_c_stops_the_sweep_and_the_trial_is_lost_not_failed(tmp_path: Path)
     trial = study.trials[running.number]
     assert trial.state == TrialState.FAIL and trial.user_attrs["fail_kind"] == "interrupted"
     assert run_results(trial)["status"] == "failed" and "SIGINT" in run_results(trial)["reason"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_sweep_says_one_line_and_the_same_command_completes_it(
+    tmp_path: Path, signum: int
+) -> None:
+    """SIGTERM is what a sweep that is itself a SLURM job gets on preemption; SIGINT is Ctrl-C
+    (to the sweep process alone here: a terminal would also signal the trial's run)."""
+    overrides = ["hydra.sweeper.n_trials=2", "trainer.max_epochs=40"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "research.train", "-m", *BASE, *overrides],
+        cwd=tmp_path, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_a_reporting_trial(tmp_path, timeout=120)
+        first.send_signal(signum)
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode == 128 + signum, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    last = stderr.strip().splitlines()[-1]
+    name = signal.Signals(signum).name
+    assert last == (
+        f"error: interrupted by {name}: the sweep stopped its 1 running trial(s) (cancelled, "
+        "not counted); run the same command again to resume: they run again, from their last "
+        "checkpoints"
+    )
+    (stopped,) = load_study(tmp_path).trials
+    assert stopped.user_attrs["fail_kind"] == "interrupted"
+
+    again = sweep(tmp_path, *overrides)
+    assert again.returncode == 0, output(again)
+    counts = count_trials(load_study(tmp_path).trials)
+    assert (counts.counted, counts.complete, counts.failed) == (2, 2, 0)
 
 
 def test_plugin_is_registered_without_importing_heavy_packages(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ class OptunaSweeper(Sweeper):
             sys.exit(2)
         except SweepStopped as error:  # too many failures, interrupted: the record says why
             print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
+            sys.exit(error.exit_code)
         except StorageUnavailable as error:  # down for too long, damaged, refusing
             print(f"error: {error}", file=sys.stderr)
             sys.exit(error.exit_code)

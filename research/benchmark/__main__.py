@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from research.config.errors import ConfigError
+from research.sweep.stop import SigtermReceived, signal_number, sigterm_raises
 
 log = logging.getLogger("research.benchmark")
 
@@ -39,7 +41,16 @@ def main(cfg: DictConfig) -> None:
 
     try:
         bench = parse(cfg)
-        run(bench, int(cfg.parallel_studies), float(cfg.progress_every_s))
+        with sigterm_raises():
+            run(bench, int(cfg.parallel_studies), float(cfg.progress_every_s))
+    except (KeyboardInterrupt, SigtermReceived) as error:
+        name = signal.Signals(signal_number(error)).name
+        print(
+            f"interrupted by {name}: the running studies and runs were stopped (their trials "
+            f"do not count); run the same command again to resume from {bench.out_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signal_number(error))
     except ConfigError as error:  # refused before any work (the config, or a folder in use)
         discard_run_folder(Path(cfg.out_dir).resolve())
         print(f"error: {error}", file=sys.stderr)

@@ -4,15 +4,18 @@ Each sweep (multirun folder, Optuna study; loose single runs count as one) is re
 own, under OUT/<sweep>/ with an index in OUT/report.html, unless `--pool` merges them.
 
 Settings the command line leaves out come from the `report:` node of the experiment that made
-the runs, then from the defaults below. Exit codes: 0 written; 1 written but not published to
-W&B; 2 bad input (one line on stderr naming what is wrong and what is allowed).
+the runs, then from the defaults below. Runs whose files cannot be read are listed as unreadable,
+with the reason. Of several sweeps, one that cannot be reported (nothing finished yet, a metric
+it does not log) is skipped: a warning on stderr names its folder, the index lists it with the
+reason, and the others are reported. Exit codes: 0 written (skipped sweeps included); 1 written
+but not published to W&B; 2 bad input or nothing reported (one line on stderr naming the
+folder or what is wrong, and what is allowed).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -100,26 +103,34 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_each_sweep(options: Options, given: set[str], pool: bool) -> list[tuple[Sweep, Outputs]]:
+def build_each_sweep(
+    options: Options, given: set[str], pool: bool
+) -> list[tuple[Sweep, Outputs | ReportError]]:
     """One report per sweep, each with the settings of the experiment that made it, under
-    OUT/<sweep>/ when there are several; one report of all runs with `pool`."""
+    OUT/<sweep>/ when there are several; one report of all runs with `pool`. A sweep that
+    cannot be reported comes back with the reason instead of its outputs."""
     from research.report.build import build
     from research.report.discover import discover
     from research.report.metrics import metric_label
     from research.report.settings import experiment_settings, with_settings
-    from research.report.sweeps import Sweep, split_sweeps
+    from research.report.sweeps import pooled, split_sweeps
 
     refs = discover(options.inputs, options.studies)
-    sweeps = [Sweep("all runs", "", tuple(refs))] if pool else split_sweeps(refs, options.inputs)
-    built = []
+    sweeps = [pooled(refs, options.inputs)] if pool else split_sweeps(refs, options.inputs)
+    built: list[tuple[Sweep, Outputs | ReportError]] = []
     for sweep in sweeps:
-        one = with_settings(
-            replace(options, refs=sweep.refs), given, experiment_settings(sweep.refs)
-        )
-        if len(sweeps) > 1:
-            title = one.title or f"{sweep.name}: {metric_label(one.metric, unit=False)}"
-            one = replace(one, out=options.out / sweep.folder, title=title)
-        built.append((sweep, build(one)))
+        try:
+            one = with_settings(
+                replace(options, refs=sweep.refs), given, experiment_settings(sweep.refs)
+            )
+            if len(sweeps) > 1:
+                title = one.title or f"{sweep.name}: {metric_label(one.metric, unit=False)}"
+                one = replace(one, out=options.out / sweep.folder, title=title)
+            built.append((sweep, build(one)))
+        except ReportError as error:
+            built.append((sweep, error))
+    if all(isinstance(outcome, ReportError) for _, outcome in built):
+        raise ReportError("; ".join(f"{sweep.name}: {error}" for sweep, error in built))
     return built
 
 
@@ -131,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--wandb-entity and --wandb-project go together")
     if args.publish and not args.wandb_project:
         parser().error("--publish needs --wandb-entity and --wandb-project")
-    from research.report.build import Options
+    from research.report.build import Options, status_counts
     from research.report.discover import Study
     from research.report.settings import key_list
 
@@ -159,25 +170,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         wandb_project=args.wandb_project,
     )
     try:
-        built = build_each_sweep(options, given, args.pool)
+        every = build_each_sweep(options, given, args.pool)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for sweep, outputs in built:
-        counts = Counter(r.status for r in outputs.analysis.runs)
-        where = outputs.files[0].parent
+    built = [(sweep, outcome) for sweep, outcome in every if not isinstance(outcome, Exception)]
+    for sweep, outcome in every:
+        if isinstance(outcome, Exception):
+            print(f"warning: {sweep.name}: not reported: {outcome}", file=sys.stderr)
+            continue
+        runs, page = outcome.analysis.runs, outcome.files[0].parent / "report.html"
         print(
-            f"{sweep.name + ': ' if len(built) > 1 else ''}{len(outputs.analysis.runs)} runs "
-            f"({', '.join(f'{n} {s}' for s, n in counts.items())}) in "
-            f"{len(outputs.analysis.tasks)} task(s); wrote {where / 'report.html'} and "
-            f"{len(outputs.files) - 1} more files"
+            f"{sweep.name + ': ' if len(every) > 1 else ''}{len(runs)} runs "
+            f"({status_counts(runs)}) in {len(outcome.analysis.tasks)} task(s); wrote {page} "
+            f"and {len(outcome.files) - 1} more files"
         )
-    if len(built) > 1:
+    if len(every) > 1:
         from research.report.index import render_index
 
         index = args.out / "report.html"
-        index.write_text(render_index(built, args.title or "Sweeps"), encoding="utf-8")
-        print(f"wrote {index}: {len(built)} sweeps, each reported apart (--pool merges them)")
+        index.write_text(render_index(every, args.title or "Sweeps"), encoding="utf-8")
+        skipped = len(every) - len(built)
+        print(
+            f"wrote {index}: {len(built)} sweep{'s' if len(built) > 1 else ''}, each reported "
+            "apart (--pool merges them)" + (f"; {skipped} not reported" if skipped else "")
+        )
     if any(r.wandb_ids for _, outputs in built for r in outputs.analysis.runs):
         print("offline W&B runs found: upload them with scripts/wandb_sync.sh FOLDER")
     if args.publish:

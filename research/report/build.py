@@ -3,6 +3,7 @@ figures -> writers. Returns what it wrote, so tests can check the files against 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from research.report.analysis import Analysis, analyze
 from research.report.discover import RunRef, Study, discover
 from research.report.errors import ReportError
 from research.report.grouping import group_runs
-from research.report.load import Run, load_runs
+from research.report.load import NOT_FINISHED, STATUSES, Run, load_runs
 from research.report.metrics import metric_label
 
 if TYPE_CHECKING:
@@ -41,13 +42,33 @@ class Outputs:
     figures: list[FigureFile] = field(default_factory=list)
 
 
+class NothingToCompare(ReportError):
+    """No run has results to compare yet (all unfinished, unreadable or without a folder):
+    the runs come along so that an index can list them with their reasons."""
+
+    def __init__(self, message: str, runs: Sequence[Run]) -> None:
+        super().__init__(message)
+        self.runs = list(runs)
+
+
+def status_counts(runs: Sequence[Run]) -> str:
+    """'2 unfinished, 1 unreadable', in the order of STATUSES."""
+    counts = Counter(r.status for r in runs)
+    return ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+
+
 def check_metric(runs: Sequence[Run], metric: str) -> None:
     available = set().union(*(r.metric_names for r in runs))
-    if metric not in available:
-        raise ReportError(
-            f"unknown metric {metric!r}: these runs log "
-            + (", ".join(sorted(available)) or "nothing yet")
-        )
+    if metric in available:
+        return
+    if all(r.status in NOT_FINISHED for r in runs):
+        unreadable = any(r.status == "unreadable" for r in runs)
+        what = "no readable finished run" if unreadable else "no finished run yet"
+        raise NothingToCompare(f"{what}: {status_counts(runs)}", runs)
+    raise ReportError(
+        f"unknown metric {metric!r}: these runs log "
+        + (", ".join(sorted(available)) or "nothing yet")
+    )
 
 
 def task_figures(analysis: Analysis, out: Path, colors: dict) -> list[list]:

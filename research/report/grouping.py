@@ -27,6 +27,7 @@ BOOKKEEPING_KEYS = {
 }
 HYDRA_MECHANICS = ("_partial_", "_convert_", "_recursive_")
 ALL = "all"
+UNKNOWN_CONFIG = "config unknown"  # the group of runs whose files say nothing of their config
 
 
 class _Missing:
@@ -109,7 +110,8 @@ def is_bookkeeping(key: str, value: Any, output_dir: str | None) -> bool:
 
 def run_settings(run: Run) -> dict[str, Hashable]:
     output_dir = str(run.path) if run.path else None
-    recorded = run.config.get("paths", {}).get("output_dir") if run.config else None
+    paths = run.config.get("paths")
+    recorded = paths.get("output_dir") if isinstance(paths, dict) else None
     return {
         key: value
         for key, value in flatten(run.config).items()
@@ -169,8 +171,8 @@ def group_runs(runs: Sequence[Run], group_by: Sequence[str]) -> Grouping:
     for key in all_keys:
         values: list[Any] = []
         for run, s in zip(runs, settings, strict=True):
-            if run.path is None and key not in s:
-                continue  # a trial without a folder knows only its params: no evidence
+            if run.partial_config and key not in s:
+                continue  # a trial's params, a killed run's config.yaml: no evidence
             value = s.get(key, MISSING)
             if value not in values:
                 values.append(value)
@@ -199,26 +201,28 @@ def group_runs(runs: Sequence[Run], group_by: Sequence[str]) -> Grouping:
     names = display_names(v for k in targets for v in distinct[k])
 
     tasks: dict[tuple[Any, ...], Task] = {}
-    # Trials without a run folder know only their params: they join the first task they fit.
-    order = sorted(range(len(runs)), key=lambda i: runs[i].path is None)
+    # Runs whose config is partly unknown join the first task and group they fit.
+    order = sorted(range(len(runs)), key=lambda i: runs[i].partial_config)
     for i in order:
         run, s = runs[i], settings[i]
         task_id = tuple(s.get(k, MISSING) for k in task_keys)
-        if run.path is None:
+        if run.partial_config:
             task_id = next((t for t in tasks if _fits(task_id, t)), task_id)
         if task_id not in tasks:
             task_settings = {k: s.get(k, MISSING) for k in base_keys + task_keys}
             tasks[task_id] = Task(task_settings, task_label(task_settings, task_keys), [])
         task = tasks[task_id]
         group_settings = {k: s.get(k, MISSING) for k in group_keys}
+        wanted = tuple(group_settings.values())
+        known = not group_keys or any(v is not MISSING for v in wanted)
         for group in task.groups:
-            if group.settings == group_settings:
+            have = tuple(group.settings.values())
+            if wanted == have or (run.partial_config and known and _fits(wanted, have)):
                 group.runs.append(run)
                 break
         else:
-            task.groups.append(
-                Group(group_settings, label(group_settings, group_keys, names), [run])
-            )
+            name = label(group_settings, group_keys, names) if known else UNKNOWN_CONFIG
+            task.groups.append(Group(group_settings, name, [run]))
     return Grouping(prefixes, group_keys, task_keys, differing, common, list(tasks.values()))
 
 

@@ -49,6 +49,7 @@ tr.bad td { background: #fff8c5; }
   font-weight: 600; color: #fff; background: #57606a; }
 .badge.completed { background: #1a7f37; } .badge.diverged, .badge.failed { background: #cf222e; }
 .badge.pruned { background: #8250df; } .badge.unfinished, .badge.missing { background: #9a6700; }
+.badge.unreadable { background: #6e7781; }
 figure { margin: 20px 0; } figure img { max-width: 100%; height: auto; border: 1px solid #d8dee4; }
 figcaption { color: #57606a; font-size: 14px; margin-top: 4px; }
 code, pre { font: 13px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
@@ -212,7 +213,8 @@ def runs_section(analysis: Analysis) -> str:
         [
             '<h2 id="runs">All runs</h2>',
             f"<p>{len(analysis.runs)} runs: {esc(summary)}. Only completed runs enter the "
-            "statistics; the others are listed here and drawn dashed in the curves.</p>",
+            "statistics; the others are listed here, and those with values logged in files "
+            "that could be read are drawn dashed in the curves.</p>",
             table(columns, rows, classes, numeric=(2, 3, 4, 5)),
         ]
     )

@@ -4,13 +4,12 @@ never merged by accident."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from research.report.build import Outputs
-from research.report.html import CSS, esc, figure, table
-from research.report.load import STATUSES
+from research.report.build import NothingToCompare, Outputs, status_counts
+from research.report.errors import ReportError
+from research.report.html import CSS, badge, esc, figure, table
 from research.report.provenance import sources
 from research.report.sweeps import Sweep
 from research.report.tables import lead_sentence
@@ -18,7 +17,6 @@ from research.report.tables import lead_sentence
 
 def sweep_section(index: int, sweep: Sweep, outputs: Outputs) -> str:
     analysis = outputs.analysis
-    counts = Counter(r.status for r in analysis.runs)
     made_by = sources(analysis.runs)
     rows = [
         [
@@ -33,7 +31,7 @@ def sweep_section(index: int, sweep: Sweep, outputs: Outputs) -> str:
             f'<h2 id="sweep-{index}">{esc(sweep.name)}</h2>',
             f'<p><a href="{esc(sweep.folder)}/report.html">full report</a> · '
             f"{len(analysis.runs)} runs ("
-            + esc(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]))
+            + esc(status_counts(analysis.runs))
             + f") · {esc(analysis.metric)}</p>",
             f"<pre>{esc(made_by[0].command)}</pre>" if made_by else "",
             table(["task", "best group", "result"], rows),
@@ -42,19 +40,52 @@ def sweep_section(index: int, sweep: Sweep, outputs: Outputs) -> str:
     )
 
 
-def render_index(sweeps: Sequence[tuple[Sweep, Outputs]], title: str) -> str:
+def skipped_section(index: int, sweep: Sweep, error: ReportError) -> str:
+    """A sweep that could not be reported: why, and its runs with their reasons where the
+    reason is that none has results yet."""
+    runs = error.runs if isinstance(error, NothingToCompare) else []
+    rows = [
+        [
+            f"<code>{esc(r.path or f'trial {r.ref.trial}')}</code>",
+            badge(r.status),
+            esc(r.reason or ""),
+        ]
+        for r in runs
+    ]
+    return "\n".join(
+        [
+            f'<h2 id="sweep-{index}">{esc(sweep.name)}</h2>',
+            f'<div class="callout warn">Not reported: {esc(error)}.</div>',
+            table(["run", "status", "reason"], rows) if rows else "",
+        ]
+    )
+
+
+def render_index(sweeps: Sequence[tuple[Sweep, Outputs | ReportError]], title: str) -> str:
+    """The index over every sweep given, those that could not be reported included."""
     nav = "".join(
         f'<a href="#sweep-{i}">{esc(sweep.name)}</a>' for i, (sweep, _) in enumerate(sweeps, 1)
     )
+    skipped = sum(isinstance(outcome, ReportError) for _, outcome in sweeps)
+    reported = (
+        f"{len(sweeps) - skipped} reported, each on its own, {skipped} not reported"
+        if skipped
+        else "each reported on its own"
+    )
     body = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="meta">{len(sweeps)} sweeps, each reported on its own · generated '
+        f'<p class="meta">{len(sweeps)} sweeps, {reported} · generated '
         f"{datetime.now():%Y-%m-%d %H:%M}</p>",
         f"<nav>{nav}</nav>",
         '<div class="callout">Each sweep has its own comparison, tables and figures (follow '
         "<i>full report</i>). To compare the runs of all of them as one experiment, run the "
         "report again with <code>--pool</code>.</div>",
-        *(sweep_section(i, sweep, outputs) for i, (sweep, outputs) in enumerate(sweeps, 1)),
+        *(
+            skipped_section(i, sweep, outcome)
+            if isinstance(outcome, ReportError)
+            else sweep_section(i, sweep, outcome)
+            for i, (sweep, outcome) in enumerate(sweeps, 1)
+        ),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

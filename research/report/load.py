@@ -1,5 +1,6 @@
 """Read what a run left on disk into one `Run`: results.json first, metrics.csv for per-step
-curves, `.hydra/config.yaml` when the run never finished.
+curves, `.hydra/config.yaml` when the run never finished. A run with a file that is there but
+cannot be read is `unreadable`, with the reason, and enters no number.
 
 Speed matters (hundreds of runs of thousands of steps): metrics.csv is split by the csv module
 and converted column-wise by numpy, and only the columns the report needs are converted.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -20,11 +20,14 @@ from typing import Any
 import numpy as np
 
 from research.report.discover import HYDRA_CONFIG, RESULTS, RunRef
+from research.report.runfiles import Unreadable, read_results, read_text, read_yaml_mapping
 
 METRICS_CSV = "metrics.csv"
 NOT_METRICS = {"epoch", "step"}
 # Outcomes in the order a reader cares about; only `completed` runs enter the statistics.
-STATUSES = ("completed", "pruned", "diverged", "failed", "unfinished", "missing")
+STATUSES = ("completed", "pruned", "diverged", "failed", "unfinished", "unreadable", "missing")
+# Runs that have no results to compare (yet, or any more).
+NOT_FINISHED = ("unfinished", "unreadable", "missing")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ class Run:
     wandb_ids: tuple[str, ...] = field(default_factory=tuple)
     git_commit: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    # Only part of the config is known (a trial's params, a killed run's config.yaml with what
+    # resolves outside Hydra): a key it lacks is unknown, not absent.
+    partial_config: bool = False
+
+    def __post_init__(self) -> None:
+        self.partial_config = self.partial_config or self.ref.path is None  # a trial's params
 
     def __repr__(self) -> str:
         return f"Run({self.name!r}, {self.status})"
@@ -101,13 +110,14 @@ def read_metrics_csv(path: Path, wanted: Iterable[str]) -> tuple[list[str], dict
     Lightning writes train and validation rows at `step = global_step - 1` (the step in
     progress); adding 1 gives optimizer steps completed, as in results.json's history.
     """
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
+    text = read_text(path.parent, path.name)
+    if not text:
         return [], {}
     first, _, body = text.partition("\n")
     header = next(csv.reader([first]), [])
-    if "step" not in header or not body.strip():
+    if "step" not in header:
+        raise Unreadable(f"{path.name}: no step column in its header")
+    if not body.strip():
         return header, {}
     table = parse_numbers(body, len(header))
     steps = table[:, header.index("step")] + 1.0
@@ -141,24 +151,26 @@ def parse_numbers(body: str, width: int) -> np.ndarray:
 
 
 def read_hydra_config(run_dir: Path) -> dict[str, Any]:
-    """The composed config of a run that wrote no results.json, with what resolves resolved."""
+    """The composed config of a run that wrote no results.json, with what resolves resolved;
+    what does not (Hydra's own `hydra:` resolvers exist only inside a Hydra app) is left out."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
+    raw = read_yaml_mapping(run_dir, HYDRA_CONFIG) or {}
     try:
-        cfg = OmegaConf.load(run_dir / HYDRA_CONFIG)
-    except (OSError, ValueError):
-        return {}
-    raw = OmegaConf.to_container(cfg, resolve=False)
-    assert isinstance(raw, dict)
+        cfg = OmegaConf.create(raw)
+    except (OmegaConfBaseException, ValueError) as error:
+        raise Unreadable(f"{HYDRA_CONFIG}: {str(error).splitlines()[0]}") from None
+    unknown = object()
 
     def resolve(node: Any, key: str) -> Any:
         if isinstance(node, dict):
-            return {k: resolve(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+            resolved = {k: resolve(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+            return {k: v for k, v in resolved.items() if v is not unknown}
         if isinstance(node, list):
             return [resolve(v, f"{key}[{i}]") for i, v in enumerate(node)]
         if isinstance(node, str) and "${" in node:
-            # Hydra's own resolvers (hydra:runtime...) do not exist outside a Hydra app.
-            return OmegaConf.select(cfg, key, throw_on_resolution_failure=False)
+            return OmegaConf.select(cfg, key, default=unknown, throw_on_resolution_failure=False)
         return node
 
     return resolve(raw, "")
@@ -206,14 +218,24 @@ def load_run(ref: RunRef, csv_columns: Iterable[str]) -> Run:
             per_step={},
             metric_names=frozenset(),
         )
-    header, per_step = read_metrics_csv(ref.path / METRICS_CSV, csv_columns)
-    try:
-        with open(ref.path / RESULTS) as handle:
-            results = json.load(handle)
-    except (OSError, ValueError):
-        results = None
+    problems: list[str] = []
+
+    def attempt(read: Any, *args: Any) -> Any:
+        try:
+            return read(*args)
+        except Unreadable as error:
+            problems.append(str(error))
+            return None
+
+    results = attempt(read_results, ref.path, RESULTS)
+    killed_config = attempt(read_hydra_config, ref.path) if results is None else None
+    if results is not None:
+        attempt(read_yaml_mapping, ref.path, HYDRA_CONFIG)  # read for the report settings
+    header, per_step = attempt(read_metrics_csv, ref.path / METRICS_CSV, csv_columns) or ([], {})
+    if problems:
+        return unreadable_run(ref, results, killed_config, "; ".join(problems))
     if results is None:
-        config = read_hydra_config(ref.path)
+        config = killed_config or {}
         epoch_rows = {k: s for k, s in per_step.items() if k.startswith(("val/", "test/"))}
         return Run(
             ref=ref,
@@ -227,13 +249,14 @@ def load_run(ref: RunRef, csv_columns: Iterable[str]) -> Run:
             per_step=per_step,
             metric_names=frozenset(header) - NOT_METRICS,
             wandb_ids=wandb_run_ids(ref.path),
+            partial_config=True,
         )
     per_epoch = history_series(results.get("history") or [])
     final = results.get("final") or {}
     best = results.get("best") or {}
     return Run(
         ref=ref,
-        status=results.get("status", "unfinished"),
+        status=results["status"],
         reason=results.get("reason"),
         config=results.get("config") or {},
         seed=results.get("seed"),
@@ -247,6 +270,28 @@ def load_run(ref: RunRef, csv_columns: Iterable[str]) -> Run:
         wandb_ids=wandb_run_ids(ref.path),
         git_commit=results.get("git_commit"),
         versions=results.get("versions") or {},
+    )
+
+
+def unreadable_run(
+    ref: RunRef, results: dict[str, Any] | None, killed_config: dict[str, Any] | None, reason: str
+) -> Run:
+    """A run listed with why it cannot be read, in the group its readable config names, with
+    no metric: nothing of it enters the report's numbers or curves."""
+    config = results.get("config") if results is not None else killed_config
+    known = config if config else unflatten(ref.params)
+    return Run(
+        ref=ref,
+        status="unreadable",
+        reason=reason,
+        config=known,
+        seed=known.get("seed"),
+        final={},
+        best={},
+        per_epoch={},
+        per_step={},
+        metric_names=frozenset(),
+        partial_config=results is None or not config,
     )
 
 

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import yaml
-
 from research.report.build import Options
 from research.report.discover import HYDRA_CONFIG, RunRef
 from research.report.errors import ReportError
+from research.report.runfiles import Unreadable, read_yaml_mapping
 
 REPORT_KEY = "report"
 SETTABLE = {"metric", "group_by", "target", "higher_is_better", "title"}
@@ -24,21 +23,29 @@ def key_list(text: str) -> list[str]:
     return [key.strip() for key in text.split(",") if key.strip()]
 
 
-def _report_node(ref: RunRef) -> dict[str, Any]:
+def _report_node(ref: RunRef) -> dict[str, Any] | None:
+    """The run's `report:` node; None when its config cannot be read (no evidence)."""
     if ref.path is None:
-        return {}
+        return None
     try:
-        with open(ref.path / HYDRA_CONFIG, encoding="utf-8") as file:
-            config = yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return (config or {}).get(REPORT_KEY) or {}
+        config = read_yaml_mapping(ref.path, HYDRA_CONFIG)
+    except Unreadable:
+        return None  # the run is listed as unreadable; its neighbours' settings still count
+    if config is None:
+        return None
+    node = config.get(REPORT_KEY) or {}
+    if not isinstance(node, dict):
+        raise ReportError(
+            f"{ref.path / HYDRA_CONFIG}: `{REPORT_KEY}` is {node!r}, expected a mapping of "
+            + ", ".join(sorted(SETTABLE))
+        )
+    return node
 
 
 def experiment_settings(refs: Sequence[RunRef]) -> dict[str, Any]:
-    """The `report` node the runs' configs share; none when runs were made by different
-    experiments (then only the command line and the defaults count)."""
-    seen = [_report_node(ref) for ref in refs]
+    """The `report` node the runs' readable configs share; none when runs were made by
+    different experiments (then only the command line and the defaults count)."""
+    seen = [node for ref in refs if (node := _report_node(ref)) is not None]
     distinct = {repr(sorted(s.items())) for s in seen}
     if len(distinct) != 1:
         return {}

@@ -20,7 +20,7 @@ SINGLE_RUNS = "single runs"
 class Sweep:
     """A multirun folder, an Optuna study, or the runs that belong to neither."""
 
-    name: str  # what the index shows: the sweep folder, "study NAME", or "single runs"
+    name: str  # what the index shows: the sweep folder, "study NAME", or "single runs in DIR"
     folder: str  # the sub-report's folder name under --out
     refs: tuple[RunRef, ...]
 
@@ -70,12 +70,26 @@ def split_sweeps(refs: Sequence[RunRef], roots: Sequence[Path] = ()) -> list[Swe
     for ref in refs:
         parts.setdefault(_key(ref), []).append(ref)
     folders = _folder_names(list(parts), roots)
-    return [Sweep(_shown(key), folders[key], tuple(members)) for key, members in parts.items()]
+    return [
+        Sweep(_shown(key, members), folders[key], tuple(members)) for key, members in parts.items()
+    ]
 
 
-def _shown(key: str) -> str:
-    """A sweep folder as the user would type it: relative to the working folder if below it."""
-    if not os.path.isabs(key):
-        return key
-    relative = os.path.relpath(key)
-    return key if relative.startswith("..") else relative
+def pooled(refs: Sequence[RunRef], roots: Sequence[Path]) -> Sweep:
+    """All runs as one sweep (`--pool`), named by the folders and studies given."""
+    studies = dict.fromkeys(f"study {r.study.name}" for r in refs if r.study is not None)
+    return Sweep(", ".join([*map(str, roots), *studies]) or "all runs", "", tuple(refs))
+
+
+def _shown(key: str, members: Sequence[RunRef]) -> str:
+    """A sweep folder as the user would type it: relative to the working folder if below it;
+    single runs by the folder that holds them all."""
+    if key == SINGLE_RUNS:
+        folders = [str(r.path.resolve()) for r in members if r.path is not None]
+        return f"{SINGLE_RUNS} in {_relative_to_cwd(os.path.commonpath(folders))}"
+    return _relative_to_cwd(key) if os.path.isabs(key) else key
+
+
+def _relative_to_cwd(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,13 @@ from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
 from research.sweep.retry import RESUME_FROM, retry_lost
 from research.sweep.space import SearchSpace, parse_search_space, quoted
+from research.sweep.stop import (
+    SigtermReceived,
+    signal_named_in,
+    signal_number,
+    sigterm_raises,
+    stopped_line,
+)
 from research.sweep.storage import heartbeat, masked, open_storage, parse_url, study_lock
 from research.sweep.submitit_jobs import JobLost, is_submitit, launch_each
 from research.sweep.summary import (
@@ -64,13 +72,19 @@ log = logging.getLogger(__name__)
 class SweepStopped(RuntimeError):
     """The sweep ended before n_trials counted: its message is the one line the user sees."""
 
+    exit_code = 1
+
 
 class TooManyFailuresError(SweepStopped):
     """More than max_failure_rate x n_trials trials failed or diverged."""
 
 
 class SweepInterrupted(SweepStopped):
-    """A signal stopped a trial that ran inside this process: the sweep stops too."""
+    """A signal stopped the sweep, or a trial that ran inside this process: the sweep stops."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class TooManyLostError(SweepStopped):
@@ -180,7 +194,7 @@ class OptunaSweeperImpl:
             # Only now: a refused sweep (another experiment's study) leaves no folder.
             sweep_dir.mkdir(parents=True, exist_ok=True)
             OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-            counts = self._optimize(study, storage, space)
+            counts = self._optimize_until_stopped(study, storage, space)
         metric = _plain(self.config.get("optimized_metric"))
         summary = summarize(study, counts, masked(self.storage_url), metric, self.n_trials)
         summary["trials_run_by_this_sweep"] = self.ran
@@ -267,6 +281,17 @@ class OptunaSweeperImpl:
             )
         return f"Study {self.study_name}: other sweeps ran all its trials; its {result}"
 
+    def _optimize_until_stopped(
+        self, study: optuna.Study, storage: BaseStorage, space: SearchSpace
+    ) -> TrialCounts:
+        self.stopped_trials = 0
+        try:
+            with sigterm_raises():
+                return self._optimize(study, storage, space)
+        except (KeyboardInterrupt, SigtermReceived) as error:
+            signum = signal_number(error)
+            raise SweepInterrupted(stopped_line(self.stopped_trials, signum), signum) from None
+
     def _optimize(
         self, study: optuna.Study, storage: BaseStorage, space: SearchSpace
     ) -> TrialCounts:
@@ -309,12 +334,14 @@ class OptunaSweeperImpl:
             except BaseException as error:  # Ctrl-C: these trials are lost, not failed
                 for trial in trials:
                     tell(study, trial, interrupted(error))
+                self.stopped_trials = len(trials)
                 raise
         for trial, outcome in zip(trials, outcomes, strict=True):
             tell(study, trial, outcome)
         stopped = [o.reason for o in outcomes if o.fail_kind == "interrupted"]
         if stopped and self.in_process:
-            raise SweepInterrupted(f"{stopped[0]}: run the same command again to resume")
+            signum = signal_named_in(stopped[0])
+            raise SweepInterrupted(stopped_line(1, signum), signum)
 
     def _launch(self, jobs: list[list[str]]) -> list[Outcome]:
         assert self.launcher is not None

@@ -11,15 +11,44 @@ from pathlib import Path
 from typing import IO
 
 
+class WriteFailed(OSError):
+    """A file could not be written (a full disk, a read-only folder): the message names the
+    file and the OS's reason, which torch's own error for a short write ("unexpected pos")
+    does not; the file's previous version is still there."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(error.errno, f"cannot write {path}: {error.strerror or error}")
+        self.filename = str(path)
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise WriteFailed(path, error) from error
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        cause = os_error_in(error)
+        if cause is not None and not isinstance(error, WriteFailed):
+            raise WriteFailed(path, cause) from error
         raise
+
+
+def os_error_in(error: BaseException) -> OSError | None:
+    """The OSError behind `error`, also when it surfaced while another error was handled
+    (torch.save's short write raises RuntimeError; closing the file then raises ENOSPC)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

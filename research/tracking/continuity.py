@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 from pytorch_lightning.loggers import Logger, WandbLogger
 
 from research.tracking.csv_logger import ContinuingCSVLogger
@@ -26,6 +28,7 @@ class ResumePoint:
     steps_into_epoch: int  # > 0: saved mid-epoch (SIGTERM), after that many steps of it
     elapsed_s: float
     wandb_run_id: str | None
+    config: dict[str, Any] | None  # the resolved config the checkpoint was trained with
 
     @classmethod
     def read(cls, path: str) -> ResumePoint:
@@ -41,14 +44,25 @@ class ResumePoint:
             steps_into_epoch=int(record.get("steps_into_epoch", 0)),
             elapsed_s=float(record.get("elapsed_s", 0.0)),
             wandb_run_id=record.get("wandb_run_id"),
+            config=record.get("config") or _folder_config(path),
         )
 
 
-class RunContinuity(pl.Callback):
-    """Writes the run's wall time so far and its W&B run id into every checkpoint."""
+def _folder_config(path: str) -> dict[str, Any] | None:
+    """A checkpoint from before checkpoints held their config: its run folder's config."""
+    saved = Path(path).absolute().parent.parent / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        return None
+    config = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+    return config if isinstance(config, dict) else None
 
-    def __init__(self, elapsed_before_s: float = 0.0) -> None:
+
+class RunContinuity(pl.Callback):
+    """Writes the run's wall time so far, its W&B run id and its config into every checkpoint."""
+
+    def __init__(self, elapsed_before_s: float = 0.0, config: dict[str, Any] | None = None) -> None:
         self.elapsed_before_s = elapsed_before_s
+        self.config = config
         self.started = time.time()
         self._epoch_start_step: int | None = None  # None: between epochs
 
@@ -75,6 +89,7 @@ class RunContinuity(pl.Callback):
                 else trainer.global_step - self._epoch_start_step
             ),
             "wandb_run_id": wandb_ids[0] if wandb_ids else None,
+            "config": self.config,
         }
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from research.tracking.wandb_lost import mirror, wandb_lost
+
 
 class StepRowWandbLogger(WandbLogger):
     """Lightning's W&B logger with one history row per trainer step, handed to wandb every
@@ -38,7 +40,7 @@ class StepRowWandbLogger(WandbLogger):
             self._close_row()
         if step is None:
             self._send()
-            super().log_metrics(metrics)
+            mirror(super().log_metrics, metrics)
             return
         if self._pending_step is None:
             self._pending_step, self._pending = step, {"_timestamp": time.time()}
@@ -53,7 +55,7 @@ class StepRowWandbLogger(WandbLogger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         self.save()
-        super().finalize(status)
+        mirror(super().finalize, status)
 
     def _close_row(self) -> None:
         """The pending step's row is complete; send the rows made so far if it is time."""
@@ -65,6 +67,8 @@ class StepRowWandbLogger(WandbLogger):
 
     def _send(self) -> None:
         for step, row in self._rows:
-            super().log_metrics(row, step=step)
+            if wandb_lost():
+                break
+            mirror(super().log_metrics, row, step=step)
         self._rows = []
         self._sent_at = time.monotonic()

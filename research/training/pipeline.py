@@ -25,18 +25,21 @@ from research.config.objectives import metric_names, several
 from research.data.base import InMemoryDataModule
 from research.models.base import Model
 from research.optim.base import ChainedOptimizer
+from research.tracking.atomic import WriteFailed
 from research.tracking.checkpoint_io import AtomicCheckpointIO
-from research.tracking.continuity import ResumePoint, RunContinuity, continue_loggers
+from research.tracking.continuity import RunContinuity, continue_loggers
 from research.tracking.history import MetricHistory
 from research.tracking.metadata import git_commit, package_versions
 from research.tracking.results import RESULTS_FILE, Status, finite_or_none, write_json_atomic
 from research.tracking.run_summary import run_summary
+from research.tracking.wandb_lost import mirror, wandb_lost
 from research.training.callbacks.preemption import CheckpointOnSigterm
 from research.training.callbacks.progress import StepProgressBar
 from research.training.cluster import cluster_plugins, requeued_checkpoint
 from research.training.ddp_relaunch import relaunch_as_this_job
 from research.training.module import DivergedError, RunPruned, SupervisedModule
 from research.training.quiet import silence_library_notices
+from research.training.resume_checks import check_resume
 from research.training.signals import interruption_in, signals_as_exceptions
 
 log = logging.getLogger(__name__)
@@ -94,22 +97,6 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:
     return str(last)
 
 
-def check_training_left(resume: ResumePoint, trainer: DictConfig) -> None:
-    """Lightning would load the checkpoint, find nothing to do and end with a traceback."""
-    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps", -1)
-    if epochs is not None and epochs != -1 and resume.epochs_done >= epochs:
-        raise ConfigError(
-            f"{resume.path} has already trained {resume.epochs_done} epochs, and "
-            f"trainer.max_epochs={epochs}: set trainer.max_epochs above {resume.epochs_done} "
-            "to train on"
-        )
-    if steps is not None and steps > 0 and resume.global_step >= steps:
-        raise ConfigError(
-            f"{resume.path} has already taken {resume.global_step} steps, and "
-            f"trainer.max_steps={steps}: set trainer.max_steps above {resume.global_step}"
-        )
-
-
 def check_accelerator(trainer: DictConfig) -> None:
     accelerator = str(trainer.get("accelerator"))
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -122,10 +109,23 @@ def check_accelerator(trainer: DictConfig) -> None:
 def finish_wandb(status: Status, summary: dict[str, Any]) -> None:
     import wandb
 
-    if wandb.run is None:
+    if wandb.run is None or wandb_lost():
         return
-    wandb.run.summary.update({"status": status, **summary})
-    wandb.finish(exit_code=0 if status in ("completed", "pruned") else 1)
+    mirror(wandb.run.summary.update, {"status": status, **summary})
+    mirror(wandb.finish, exit_code=0 if status in ("completed", "pruned") else 1)
+
+
+def keeps_earlier_record(
+    status: Status, resume: Any, trainer: pl.Trainer, output_dir: Path
+) -> bool:
+    """A resume that failed before it took a step trained nothing: the run's record stays what
+    it was rather than a failed run with no history."""
+    return (
+        status == "failed"
+        and resume is not None
+        and trainer.global_step <= resume.global_step
+        and (output_dir / RESULTS_FILE).is_file()
+    )
 
 
 def announce(record: dict[str, Any], results_path: Path) -> None:
@@ -151,9 +151,7 @@ def train(
     output_dir = Path(cfg.paths.output_dir)
     # a requeued SLURM job (preemption) runs the same command again: it continues itself
     checkpoint = resolve_checkpoint(cfg.ckpt_path, output_dir) or requeued_checkpoint(output_dir)
-    resume = ResumePoint.read(checkpoint) if checkpoint else None
-    if resume:
-        check_training_left(resume, cfg.trainer)
+    resume = check_resume(checkpoint, cfg) if checkpoint else None
     check_accelerator(cfg.trainer)
     log.info("Run folder: %s", output_dir)
     if resume:
@@ -176,7 +174,9 @@ def train(
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
     )
     history = MetricHistory()
-    continuity = RunContinuity(resume.elapsed_s if resume else 0.0)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    continuity = RunContinuity(resume.elapsed_s if resume else 0.0, resolved)
     callbacks = [
         history,
         continuity,
@@ -202,7 +202,6 @@ def train(
         # checkpoints/last.ckpt comes from the callbacks config (`LastCheckpoint`)
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
     )
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
         logger.log_hyperparams(resolved)
 
@@ -234,7 +233,10 @@ def train(
         names = metric_names(cfg.optimized_metric)
         values = [final.get(name) for name in names]
         listed = several(cfg.optimized_metric)
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and keeps_earlier_record(status, resume, trainer, output_dir):
+            log.warning("The resumed run failed before its first step: %s is unchanged",
+                        output_dir / RESULTS_FILE)  # fmt: skip
+        elif trainer.is_global_zero:
             record = {
                 "status": status,
                 "reason": reason,
@@ -254,7 +256,12 @@ def train(
                 "history": history.epochs,
                 "config": resolved,
             }
-            write_json_atomic(output_dir / RESULTS_FILE, record)
+            try:
+                write_json_atomic(output_dir / RESULTS_FILE, record)
+            except WriteFailed as error:
+                if status != "failed":
+                    raise
+                log.error("%s: the run's failure is not recorded there", error)
             finish_wandb(status, {f"final/{k}": v for k, v in record["final"].items()})
             if status != "failed":
                 announce(record, output_dir / RESULTS_FILE)
