@@ -106,7 +106,8 @@ def differences(made: Mapping[str, Any], now: Mapping[str, Any]) -> list[Differe
         if before == after or not under:
             continue
         explained |= under
-        found.append(Difference(_choice(group, before), _choice(group, after), f"{after}"))
+        part = f"no-{group}" if after is None else str(after)
+        found.append(Difference(_choice(group, before), _choice(group, after), part))
     for key in keys:
         if key not in explained:
             before, after = made_values.get(key, ABSENT), now_values.get(key, ABSENT)
