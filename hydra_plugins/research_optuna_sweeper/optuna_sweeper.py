@@ -35,6 +35,7 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         from research.config.errors import ConfigError
+        from research.sweep.outage import StorageUnavailable
         from research.sweep.sweeper import SweepStopped
 
         try:
@@ -43,5 +44,8 @@ class OptunaSweeper(Sweeper):
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
         except SweepStopped as error:  # too many failures, interrupted: the record says why
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(error.exit_code)
+        except StorageUnavailable as error:  # down for too long, damaged, refusing
             print(f"error: {error}", file=sys.stderr)
             sys.exit(error.exit_code)

@@ -1,8 +1,10 @@
 """A finished job's verdict for Optuna, from Hydra's JobReturn and the run's results.json.
 
 The return value alone cannot tell a pruned run from a completed one, nor a diverged run from
-a missing metric: results.json's `status` and `reason` can. A completed run returns one value
-per direction (a list for a multi-objective study); each must be finite, or the trial fails.
+a missing metric: results.json's `status` and `reason` can. A run that stopped because its
+reports to the storage failed is lost (retried, not counted): the storage failed, not the trial.
+A completed run returns one value per direction (a list for a multi-objective study); each must
+be finite, or the trial fails.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import Trial, TrialState
 
 from research.sweep.counts import FAIL_KIND, FAIL_REASON, FailKind
+from research.sweep.outage import storage_error_in
 from research.tracking.results import RESULTS_FILE
 from research.training.signals import interruption_in
 
@@ -42,6 +45,9 @@ def outcome_of(job: JobReturn, n_directions: int) -> Outcome:
         interrupt = interruption_in(job._return_value)
         if interrupt:  # Ctrl-C/SIGTERM inside an in-process run
             return replace(interrupted(interrupt), output_dir=output_dir)
+        storage_error = storage_error_in(job._return_value)
+        if storage_error is not None:  # its report to the storage failed: not the trial's fault
+            return lost(f"the storage failed during the run: {storage_error}", output_dir)
         error = job._return_value
         reason = (results or {}).get("reason") or f"{type(error).__name__}: {error}"
         return Outcome(TrialState.FAIL, fail_kind="error", reason=reason, output_dir=output_dir)

@@ -36,7 +36,8 @@ def preflight(
     master_config: DictConfig,
     overrides: Sequence[str],
     directions: Sequence[str],
-) -> None:
+) -> DictConfig:
+    """The first trial's composed config (with its `hydra` node), once checked."""
     try:
         job = config_loader.load_sweep_config(master_config, list(overrides))
     except (HydraException, OmegaConfBaseException) as error:
@@ -56,6 +57,7 @@ def preflight(
                 check_built(job)
     except ConfigError as error:
         raise ConfigError(f"{error} (checked before the first trial: all would fail)") from None
+    return with_hydra
 
 
 def check_objectives(optimized_metric: Any, directions: Sequence[str]) -> None:

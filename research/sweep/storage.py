@@ -15,16 +15,18 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from research.config.errors import ConfigError
 from research.sweep.liveness import record_heartbeat
+from research.sweep.outage import Patience, PatientRDBStorage
 from research.sweep.periodic import every
 
 log = logging.getLogger(__name__)
@@ -100,22 +102,36 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def patience_for(url: str) -> Patience:
+    """One per storage URL and process, so that an outage is announced once, not per caller."""
+    if url not in _PATIENCE:
+        path = sqlite_path(url)
+        shown = str(path) if path is not None else masked(url)
+        _PATIENCE[url] = Patience(shown, "give another with hydra.sweeper.storage=...")
+    return _PATIENCE[url]
+
+
+_PATIENCE: dict[str, Patience] = {}
+
+
 def open_storage(
     url: str, heartbeat_interval: int | None = None, grace_period: int | None = None
 ) -> BaseStorage:
-    """Trial processes open it without heartbeat settings: only the sweep process beats."""
+    """Trial processes open it without heartbeat settings: only the sweep process beats.
+    A database that is down is waited for (see `outage`)."""
     journal = parse_url(url)
     if isinstance(journal, Path):
         return JournalStorage(JournalFileBackend(str(journal)))
     path = sqlite_path(url)
-    engine_kwargs = {}
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}  # a server may have restarted
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
 
     def create() -> RDBStorage:
-        return RDBStorage(
+        return PatientRDBStorage(
             url,
+            patience_for(url),
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
@@ -160,10 +176,19 @@ def study_lock(url: str) -> Iterator[None]:
         yield
         return
     engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
+
+    def locked() -> Connection:
+        connection = engine.connect()
+        try:
             connection.execute(text(acquire))
             connection.commit()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    try:
+        with patience_for(url).call(locked) as connection:
             try:
                 yield
             finally:

@@ -38,9 +38,11 @@ from research.config.errors import ConfigError
 from research.sweep import credentials, wandb_summary
 from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
+from research.sweep.experiment import FIXED_ATTR, check_experiment, fixed_part
 from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
 from research.sweep.legacy_space import legacy_params
 from research.sweep.liveness import fail_stale, record_heartbeat
+from research.sweep.outage import storage_error_in
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
 from research.sweep.preflight import preflight
 from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
@@ -135,6 +137,8 @@ class OptunaSweeperImpl:
         self.hydra_context: HydraContext | None = None
         self.launcher: Launcher | None = None
         self.job_idx = 0
+        self.ran = 0  # trials this sweep launched
+        self.held_at_start = 0  # counted trials the study held when this sweep started
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -167,34 +171,32 @@ class OptunaSweeperImpl:
         space = parse_search_space(self.params, arguments, self.hydra_context.config_loader)
         first = space.first_point(space.to_sampled(self.enqueue[0]) if self.enqueue else None)
         loader = self.hydra_context.config_loader
-        preflight(loader, self.config, space.overrides(first), self.directions)
+        job = preflight(loader, self.config, space.overrides(first), self.directions)
         self._build_sampler_and_pruner(space)
+        fixed = fixed_part(job, [p.key for p in space.params])
         if not space.params:
             log.warning("Nothing to search: set hydra.sweeper.params or pass interval()/choice()")
         if (self.sampler or {}).get("name") == "grid" and space.grid_size() < self.n_trials:
             log.info("The grid has %d points: n_trials=%d", space.grid_size(), space.grid_size())
             self.n_trials = space.grid_size()
         sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # Heartbeats are recorded by this loop itself (see storage.heartbeat).
             warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
             with study_lock(self.storage_url):
                 storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
-                study = self._study(storage, space, sweep_dir)
+                study = self._study(storage, space, sweep_dir, fixed)
+            # Only now: a refused sweep (another experiment's study) leaves no folder.
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
             counts = self._optimize_until_stopped(study, storage, space)
         metric = _plain(self.config.get("optimized_metric"))
         summary = summarize(study, counts, masked(self.storage_url), metric, self.n_trials)
+        summary["trials_run_by_this_sweep"] = self.ran
         path = write_results(summary, sweep_dir)
         print_leaderboard(leaderboard(study, counts, metric))
-        if is_multi_objective(study):
-            log.info("Pareto front of %s: %d trial(s) (%s)", metric, len(summary["solutions"]),
-                     path)  # fmt: skip
-        else:
-            log.info("Best %s: %s with %s (%s)", metric, summary["best_value"],
-                     summary["best_params"], path)  # fmt: skip
+        log.info("%s (%s)", self._result_line(study, summary, metric), path)
         if self.wandb is not None:
             wandb_summary.log_study(self.wandb, study, summary, sweep_dir)
         if self._too_many_failures(counts):
@@ -222,13 +224,24 @@ class OptunaSweeperImpl:
             except (TypeError, ValueError) as error:
                 raise ConfigError(f"hydra.sweeper.{kind}: {error}") from None
 
-    def _study(self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path) -> optuna.Study:
-        """Create or load the study (under the study lock). The sampler seed is offset by the
-        trials already there, so that a resumed sweep does not replay the first run's start-up
-        points."""
+    def _study(
+        self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path, fixed: dict[str, Any]
+    ) -> optuna.Study:
+        """Create or load the study (under the study lock); an existing one must hold the same
+        experiment (see `experiment`). The sampler seed is offset by the trials already there,
+        so that a resumed sweep does not replay the first run's start-up points."""
         assert self.config is not None and self.study_name is not None
-        existing = _n_trials_in(storage, self.study_name)
-        seed = None if self.seed is None else self.seed + existing
+        study_id = _study_id(storage, self.study_name)
+        trials = [] if study_id is None else storage.get_all_trials(study_id, deepcopy=False)
+        if study_id is not None:
+            existing_directions = [d.name.lower() for d in storage.get_study_directions(study_id)]
+            if existing_directions != self.directions:
+                raise ConfigError(
+                    f"study {self.study_name} exists with direction "
+                    f"{_text(existing_directions)}, not {_text(self.directions)}"
+                )
+            check_experiment(storage, study_id, self.study_name, fixed)
+        seed = None if self.seed is None else self.seed + len(trials)
         # Optuna's own "A new study created" / "Using an existing study" lines: the line
         # logged below says the same, with the trial count
         verbosity = optuna.logging.get_verbosity()
@@ -244,12 +257,8 @@ class OptunaSweeperImpl:
             )
         finally:
             optuna.logging.set_verbosity(verbosity)
-        existing_directions = [d.name.lower() for d in study.directions]
-        if existing_directions != self.directions:
-            raise ConfigError(
-                f"study {self.study_name} exists with direction "
-                f"{_text(existing_directions)}, not {_text(self.directions)}"
-            )
+        if study_id is None:
+            study.set_user_attr(FIXED_ATTR, fixed)
         study.set_user_attr(PRUNER_ATTR, self.pruner)
         study.set_user_attr("sweep_dir", str(sweep_dir))
         study.set_user_attr("optimized_metric", _plain(self.config.get("optimized_metric")))
@@ -257,9 +266,30 @@ class OptunaSweeperImpl:
             sampled = space.to_sampled(entry)
             if not _has_trial_with(study, sampled):
                 study.enqueue_trial(sampled)
-        log.info("Study %s in %s: %d trial(s) so far, running until %d count",
-                 self.study_name, masked(self.storage_url), existing, self.n_trials)  # fmt: skip
+        where = f"Study {self.study_name} in {masked(self.storage_url)}"
+        self.held_at_start = count_trials(trials).counted
+        if self.held_at_start >= self.n_trials:
+            log.info("%s already holds %d counted trial(s), n_trials=%d: nothing to run",
+                     where, self.held_at_start, self.n_trials)  # fmt: skip
+        else:
+            log.info("%s: %d trial(s) so far, running until %d count",
+                     where, len(trials), self.n_trials)  # fmt: skip
         return study
+
+    def _result_line(self, study: optuna.Study, summary: dict[str, Any], metric: Any) -> str:
+        """The sweep's last line; it says so when the results are not this sweep's own."""
+        if is_multi_objective(study):
+            result = f"Pareto front of {metric}: {len(summary['solutions'])} trial(s)"
+        else:
+            result = f"best {metric}: {summary['best_value']} with {summary['best_params']}"
+        if self.ran:
+            return result[0].upper() + result[1:]
+        if self.held_at_start >= self.n_trials:
+            return (
+                f"Study {self.study_name} already held {self.held_at_start} counted trial(s) "
+                f"(n_trials={self.n_trials}): nothing ran; its {result}"
+            )
+        return f"Study {self.study_name}: other sweeps ran all its trials; its {result}"
 
     def _optimize_until_stopped(
         self, study: optuna.Study, storage: BaseStorage, space: SearchSpace
@@ -304,6 +334,7 @@ class OptunaSweeperImpl:
             for trial in trials:
                 extend(self.config, trial)
         jobs = [self._job_overrides(space, trial, slot) for slot, trial in enumerate(trials)]
+        self.ran += len(trials)
         for trial in trials:
             trial.set_user_attr(APPLIED_PARAMS, space.applied(trial.params))
             log.info("Trial %d: %s", trial.number, " ".join(space.overrides(trial.params)))
@@ -338,14 +369,17 @@ class OptunaSweeperImpl:
     def _outcome(self, job: JobReturn | BaseException) -> Outcome:
         if isinstance(job, BaseException):  # a submitit job that returned nothing
             log.warning("A trial's job ended without a verdict: %s", job)
-            return lost(job) if isinstance(job, JobLost) else launch_failed(job)
+            gone = isinstance(job, JobLost) or storage_error_in(job) is not None
+            return lost(job) if gone else launch_failed(job)
         outcome = outcome_of(job, len(self.directions))
         if outcome.fail_kind == "interrupted" and not self.in_process:
             # A signal to the trial's own process (scancel, preemption, a killed worker), not
             # to this sweep: the trial is lost and runs again.
             return lost(outcome.reason or "interrupted", outcome.output_dir)
-        if job.status == JobStatus.FAILED:
+        if job.status == JobStatus.FAILED and outcome.fail_kind == "error":
             log.error("A trial raised", exc_info=job._return_value)
+        elif outcome.fail_kind == "lost":
+            log.warning("A trial stopped without a verdict: %s", outcome.reason)
         return outcome
 
     def _job_overrides(self, space: SearchSpace, trial: Trial, slot: int) -> list[str]:
@@ -404,12 +438,11 @@ def _launcher_jobs(config: DictConfig) -> int:
     return max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1) + 1 + n_jobs)
 
 
-def _n_trials_in(storage: BaseStorage, study_name: str) -> int:
+def _study_id(storage: BaseStorage, study_name: str) -> int | None:
     try:
-        study_id = storage.get_study_id_from_name(study_name)
+        return storage.get_study_id_from_name(study_name)
     except KeyError:
-        return 0
-    return len(storage.get_all_trials(study_id, deepcopy=False))
+        return None
 
 
 def _has_trial_with(study: optuna.Study, sampled: Mapping[str, Any]) -> bool:
