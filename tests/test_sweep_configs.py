@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -10,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from research.sweep.space import parse_search_space
-from tests.conftest import CONF
+from tests.conftest import CONF, run_cli
 
 SEARCHES = [
     "adam_betas_lr",
@@ -87,3 +88,16 @@ def test_adam_betas_are_searched_as_one_minus_beta_on_a_log_scale(
         for value in (0.5, 0.9, 0.99, 0.999, 0.9999):
             assert param.distribution._contains(param.sampled(value)), f"{beta}={value}"
     assert by_key["optimizer.lr"].distribution.log
+
+
+def test_a_sweep_subdir_naming_the_trial_number_passes_the_pre_flight(tmp_path: Path) -> None:
+    """The benchmark names trial folders `trial_${trial.number}`, a node only the sweeper sets
+    in each trial: the pre-flight, which checks the first point before any trial, must pass."""
+    proc = run_cli(
+        "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1", "data=digits", "model=mlp",
+        "trainer.max_epochs=1", "logger=csv", "callbacks=none", "test=false",
+        "optimizer.lr=tag(log,interval(1e-3,1e-2))", "hydra.sweep.subdir=trial_${trial.number}",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path}/s.db", cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(tmp_path.glob("multirun/*/*/trial_0/results.json"))

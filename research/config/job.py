@@ -26,7 +26,9 @@ def as_sweep_job(config: DictConfig, num: int) -> DictConfig:
     """A multirun's job `num`: its folder is the sweep folder's `subdir`."""
     with read_write(config.hydra), open_dict(config):
         config.hydra.job.num = num
-    subdir = OmegaConf.select(config, "hydra.sweep.subdir", default=str(num))
+    # a subdir may name what only the sweeper sets in each trial (`trial_${trial.number}`)
+    subdir = OmegaConf.select(config, "hydra.sweep.subdir", throw_on_resolution_failure=False)
+    subdir = str(num) if subdir is None else subdir
     return as_job(config, os.path.join(str(config.hydra.sweep.dir), str(subdir)), num)
 
 
