@@ -20,6 +20,7 @@ class Model(nn.Module):
 
     accepts: tuple[InputKind, ...] = ()
     language_modeling: bool = False
+    classification: bool = True  # False: a decoder that only predicts next tokens (GPT)
 
     def __init__(self, spec: DataSpec) -> None:
         super().__init__()
@@ -32,7 +33,12 @@ class Model(nn.Module):
         if spec.task == "language_modeling" and not self.language_modeling:
             raise IncompatibleDataError(
                 f"model {name} cannot do language modelling (data {spec.name!r}): "
-                "use model=lstm, gru or transformer"
+                "use model=gpt, transformer, lstm or gru"
+            )
+        if spec.task == "classification" and not self.classification:
+            raise IncompatibleDataError(
+                f"model {name} only does language modelling, and data {spec.name!r} is "
+                "classification: use model=transformer (or lstm, gru, mlp)"
             )
         self.spec = spec
 
