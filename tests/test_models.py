@@ -134,3 +134,14 @@ def test_shipped_sizes_have_their_published_parameter_counts(
     small 123.65M without their position tables (98,304 and 786,432)."""
     model = build_model(make_cfg(f"model={config}").model, SimpleNamespace(spec=spec))
     assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_channels_last_changes_the_layout_not_the_function() -> None:
+    torch.manual_seed(0)
+    nchw = ResNet(IMAGE, widths=(4, 8), blocks=(1, 1))
+    torch.manual_seed(0)
+    nhwc = ResNet(IMAGE, widths=(4, 8), blocks=(1, 1), channels_last=True)
+    assert nhwc.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not nchw.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = sample(IMAGE)
+    assert torch.allclose(nchw(x), nhwc(x), atol=1e-5)

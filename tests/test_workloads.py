@@ -13,6 +13,7 @@ import pytest
 from omegaconf import DictConfig
 
 from research.models.base import IncompatibleDataError
+from research.sweep.preflight import check_arguments
 from research.tracking.results import read_results
 from research.training.pipeline import train
 from tests.conftest import TINY
@@ -111,3 +112,16 @@ def test_impossible_workload_pairs_are_refused_before_training(
         train(cfg)
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
     assert not (Path(cfg.paths.output_dir) / "results.json").exists()
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["model=resnet18", "model=airbench", "model=gpt", "model=gpt_tiny", "model=gpt2_small",
+     "model=cnn", "data=cifar10", "data=cifar100", "data=tokens", "data=synthetic", "data=text"],
+)  # fmt: skip
+def test_every_key_of_the_new_configs_is_an_argument_a_sweep_accepts(
+    make_cfg: MakeCfg, override: str
+) -> None:
+    """What a sweep checks before its first trial (an unknown key would stop every sweep)."""
+    group = override.split("=")[0]
+    check_arguments(group, make_cfg(override)[group])

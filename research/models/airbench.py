@@ -47,6 +47,7 @@ class AirbenchNet(Model):
         patch_width: int = 24,
         bn_momentum: float = 0.4,
         scale: float = 1 / 9,
+        channels_last: bool = False,
     ) -> None:
         super().__init__(spec)
         channels, height, width = spec.shape
@@ -67,6 +68,7 @@ class AirbenchNet(Model):
         self.pool = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())
         self.classifier = nn.Linear(in_channels, spec.num_classes, bias=False)
         self.scale = scale
+        self.channels_last_(channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.groups(self.patches(x)))) * self.scale

@@ -42,6 +42,12 @@ class Model(nn.Module):
             )
         self.spec = spec
 
+    def channels_last_(self, enabled: bool) -> None:
+        """Store 4-D (2-D convolution) weights in NHWC order, the layout GPU tensor cores
+        convolve fastest; convolutions then run, and hand on, their activations in it too."""
+        if enabled:
+            self.to(memory_format=torch.channels_last)
+
     def project_(self) -> None:
         """Return the parameters to the feasible set after an optimizer step; a
         constrained problem overrides this, networks are unconstrained."""

@@ -43,6 +43,7 @@ class ResNet(Model):
         spec: DataSpec,
         widths: tuple[int, ...] = (64, 128, 256, 512),
         blocks: tuple[int, ...] = (2, 2, 2, 2),
+        channels_last: bool = False,
     ) -> None:
         super().__init__(spec)
         if len(widths) != len(blocks) or not widths:
@@ -65,6 +66,7 @@ class ResNet(Model):
         self.stages = nn.Sequential(*layers)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = nn.Linear(in_channels, spec.num_classes)
+        self.channels_last_(channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.stages(self.stem(x))))

@@ -65,10 +65,7 @@ def build_model(cfg: DictConfig, datamodule: InMemoryDataModule) -> torch.nn.Mod
     options = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(options, dict)
     compile_model = options.pop("compile", False)
-    channels_last = options.pop("channels_last", False)
     net: Model = instantiate(options, _convert_="all")(spec=datamodule.spec)
-    if channels_last:  # 4-D weights in NHWC order: convolutions follow it, inputs included
-        net = net.to(memory_format=torch.channels_last)
     return torch.compile(net) if compile_model else net
 
 
