@@ -114,7 +114,7 @@ def test_bench_gpu_measures_every_case_on_the_cpu() -> None:
         env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout's research package
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    number = r"([\d,.]+)"
+    number = r"([\d,.]+(?:e[-+]\d+)?)"  # 2.72e-05 GFLOP: a tiny smoke model
     rows = re.findall(
         rf"^(\w+)\s+(fp32|bf16-mixed \+ compile)\s+{number}\s+{number}\s+{number}\s+"
         rf"{number}%\s+{number}%\s+{number}%\s+{number}%\s+{number}$",

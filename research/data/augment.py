@@ -49,7 +49,9 @@ class CropFlip:
         p = self.padding
         padded = images.new_zeros(batch, channels, height + 2 * p, width + 2 * p)
         if self.fill is not None:
-            padded += self.fill.to(images).view(1, channels, 1, 1)
+            if self.fill.device != images.device:  # once: no copy from the host per batch
+                self.fill = self.fill.to(images.device)
+            padded += self.fill.view(1, channels, 1, 1)
         padded[..., p : p + height, p : p + width] = images
         device = images.device
         rows = draws.offsets[:, :1] + torch.arange(height, device=device)  # (batch, height)
