@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig
 
 from research.models.base import IncompatibleDataError
@@ -90,6 +92,37 @@ def test_batched_finiteness_check_names_the_first_bad_step(make_cfg: MakeCfg) ->
     read_at = results["global_step"] + 1  # the step whose optimizer step did not run
     assert read_at % 4 == 0 and first_bad <= read_at < first_bad + 4
     assert first_bad % 4 != 0, "a step between two reads was checked"
+
+
+class SnapshotAt(pl.Callback):
+    """Writes a checkpoint after the batch that ends at optimizer step `step`."""
+
+    def __init__(self, step: int, path: Path) -> None:
+        self.step, self.path = step, path
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: object) -> None:
+        if trainer.global_step == self.step:
+            trainer.save_checkpoint(self.path, weights_only=False)
+
+
+def test_losses_not_yet_checked_are_kept_by_a_mid_epoch_checkpoint(
+    make_cfg: MakeCfg, tmp_path: Path
+) -> None:
+    """A checkpoint between two reads holds the losses still to check; a run resumed from it
+    checks them (a NaN among them stops it) and otherwise ends as the uninterrupted run."""
+    run = [*TINY, "trainer.max_epochs=1", "check_finite_every_n_steps=8", "steps_per_batch=3"]
+    snapshot = tmp_path / "mid.ckpt"
+    train(make_cfg(*run, output_dir=tmp_path / "full"), extra_callbacks=[SnapshotAt(6, snapshot)])
+    unchecked = torch.load(snapshot, weights_only=True)["unchecked_losses"]
+    assert len(unchecked) == 6 and all(loss.device.type == "cpu" for loss in unchecked)
+    train(make_cfg(*run, f"ckpt_path={snapshot}", output_dir=tmp_path / "resumed"))
+    full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "resumed")
+    assert resumed["status"] == "completed" and resumed["final"] == full["final"]
+    checkpoint = torch.load(snapshot, weights_only=True)
+    checkpoint["unchecked_losses"][2] = torch.tensor(float("nan"))  # step 3's, unread at 6
+    torch.save(checkpoint, snapshot)
+    assert train(make_cfg(*run, f"ckpt_path={snapshot}", output_dir=tmp_path / "nan")) is None
+    assert read_results(tmp_path / "nan")["reason"] == "training loss is nan at step 3"
 
 
 @pytest.mark.parametrize(
