@@ -3,7 +3,8 @@
 Cases: the default CNN on MNIST-1D; ResNet-18 on CIFAR-sized images (synthetic, so nothing is
 downloaded; CIFAR's crop and flip run on the device); GPT-2 small (124M) on 1,024-token
 windows of a synthetic GPT-2-sized token stream. Each case runs in each variant (precision,
-`torch.compile`), twice in one process on one device:
+`torch.compile`; `--variants`, by default bf16-mixed without and with compile), twice in one
+process on one device:
 
 - framework: `research.train` with its default loggers and callbacks on `trainer=gpu`, the
   finiteness check read every 64 steps (`check_finite_every_n_steps=64`);

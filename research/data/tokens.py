@@ -89,8 +89,11 @@ class TokenFileDataModule(InMemoryDataModule):
         half = len(val) // 2
         parts = [train, val[:half], val[half:]]
         val_file = self.path / "val.bin"
-        names = [f"{self.path / 'train.bin'}", f"{val_file}'s first half (validation)",
-                 f"{val_file}'s second half (test)"]  # fmt: skip
+        names = (
+            str(self.path / "train.bin"),
+            f"{val_file}'s first half (validation)",
+            f"{val_file}'s second half (test)",
+        )
         for ids, name in zip(parts, names, strict=True):
             self._check_length(ids, name)
         vocab_size = self._vocab_size(parts)
