@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
+from research.data.augment import CropFlip
+from research.data.base import Split
 from research.data.digits import DigitsDataModule
 from research.data.loader import EpochPermutation, StepChunks, TensorBatchLoader
 from research.data.mnist1d import MNIST1DDataModule
@@ -63,8 +66,9 @@ def test_text_windows_predict_the_next_character(tmp_path: Path) -> None:
     path.write_text("abcdefghij" * 200)
     splits = CharTextDataModule(path=str(path), seq_len=16).splits
     assert splits.spec.task == "language_modeling" and splits.spec.vocab_size == 10
-    x, y = splits.train.inputs, splits.train.targets
+    x, y = splits.train.gather(torch.arange(len(splits.train)))
     assert x.shape[1] == 16 and torch.equal(x[:, 1:], y[:, :-1])
+    assert "".join("abcdefghij"[i] for i in x[0].tolist()) == "abcdefghijabcdef"
 
 
 def test_epoch_order_depends_only_on_seed_and_epoch() -> None:
@@ -91,7 +95,7 @@ def test_ranks_share_an_epoch_equally_and_completely() -> None:
 
 def test_tensor_loader_batches_are_aligned_slices() -> None:
     x = torch.arange(10).float().unsqueeze(1)
-    loader = TensorBatchLoader(x, torch.arange(10), 4, EpochPermutation(10, True, seed=0))
+    loader = TensorBatchLoader(Split(x, torch.arange(10)), 4, EpochPermutation(10, True, seed=0))
     batches = list(loader)
     assert len(loader) == len(batches) == 3
     assert [len(b[1]) for b in batches] == [4, 4, 2]
@@ -101,7 +105,7 @@ def test_tensor_loader_batches_are_aligned_slices() -> None:
 
 def test_step_chunks_hold_the_same_batches_in_order() -> None:
     x = torch.arange(10).float().unsqueeze(1)
-    loader = TensorBatchLoader(x, torch.arange(10), 2, EpochPermutation(10, True, seed=0))
+    loader = TensorBatchLoader(Split(x, torch.arange(10)), 2, EpochPermutation(10, True, seed=0))
     chunks = StepChunks(loader, steps=2)
     assert len(chunks) == 3 and chunks.sampler is loader.sampler
     assert [len(chunk) for chunk in chunks] == [2, 2, 1]
@@ -154,16 +158,101 @@ def test_mnist_family_reads_real_idx_files(tmp_path: Path, name: str, folder: st
     assert abs(float(splits.train.inputs.mean())) < 0.2, "inputs are normalised"
 
 
-def test_cifar10_reads_real_pickle_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import torchvision
-
+@pytest.mark.usefixtures("unchecked_md5")
+def test_cifar10_reads_real_pickle_batches(tmp_path: Path) -> None:
     write_cifar10(tmp_path)
-    # The only stand-in: torchvision checks the official files' MD5 sums, which tiny files
-    # cannot match. Everything else (the pickle reader, the layout) is torchvision's own.
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args: True)
     splits = TorchvisionDataModule(name="cifar10", data_dir=str(tmp_path), val_fraction=0.1).splits
     assert splits.spec.shape == (3, 32, 32)
     assert len(splits.train) + len(splits.val) == 30 and len(splits.test) == 6
+
+
+def write_cifar100(root: Path, n_train: int = 20, n_test: int = 5) -> None:
+    """CIFAR-100's python pickles: train, test (fine and coarse labels) and meta."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for name, n in (("train", n_train), ("test", n_test)):
+        batch = {
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            "fine_labels": [(7 * i) % 100 for i in range(n)],
+            "coarse_labels": [(7 * i) % 20 for i in range(n)],
+        }
+        with open(folder / name, "wb") as handle:
+            pickle.dump(batch, handle)
+    with open(folder / "meta", "wb") as handle:
+        pickle.dump({"fine_label_names": [f"c{i}" for i in range(100)]}, handle)
+
+
+@pytest.fixture
+def unchecked_md5(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The only stand-in: torchvision checks the official files' MD5 sums, which tiny files
+    cannot match. Everything else (the pickle reader, the layout) is torchvision's own."""
+    import torchvision
+
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args: True)
+
+
+@pytest.mark.usefixtures("unchecked_md5")
+def test_cifar100_reads_real_pickles_with_fine_labels(tmp_path: Path) -> None:
+    write_cifar100(tmp_path)
+    data = TorchvisionDataModule(name="cifar100", data_dir=str(tmp_path), val_fraction=0.25)
+    splits = data.splits
+    assert splits.spec.shape == (3, 32, 32) and splits.spec.num_classes == 100
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (15, 5, 5)
+    assert splits.test.targets.tolist() == [0, 7, 14, 21, 28]
+
+
+def test_batched_crop_flip_is_torchvisions_per_image_crop_and_flip() -> None:
+    from torchvision.transforms import functional as TF
+
+    images, fill = torch.randn(40, 3, 32, 32), torch.tensor([-1.5, 0.25, 2.0])
+    crop_flip = CropFlip(padding=4, fill=fill)
+    draws = crop_flip.draw(40, torch.Generator().manual_seed(0))
+    out = crop_flip(images, draws)
+    assert set(draws.offsets.flatten().tolist()) == set(range(9)) and 0 < draws.flips.sum() < 40
+    for image, offsets, flip, result in zip(images, draws.offsets, draws.flips, out, strict=True):
+        top, left = offsets.tolist()
+        expected = TF.crop(pad_with(image, fill), top, left, 32, 32)
+        assert torch.equal(result, TF.hflip(expected) if flip else expected)
+
+
+def pad_with(image: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """4 pixels on every side, each channel in its own colour."""
+    channels = zip(image, fill.tolist(), strict=True)
+    return torch.stack([F.pad(channel, (4, 4, 4, 4), value=value) for channel, value in channels])
+
+
+def crops_and_flips(image: torch.Tensor, fill: torch.Tensor) -> list[torch.Tensor]:
+    """Every image torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip can make."""
+    padded = pad_with(image, fill)
+    crops = [padded[:, top : top + 32, left : left + 32] for top in range(9) for left in range(9)]
+    return crops + [crop.flip(-1) for crop in crops]
+
+
+@pytest.mark.usefixtures("unchecked_md5")
+def test_cifar_training_batches_are_augmented_on_the_device_reproducibly(tmp_path: Path) -> None:
+    write_cifar10(tmp_path)
+    data = TorchvisionDataModule(
+        name="cifar10", data_dir=str(tmp_path), val_fraction=0.1, augment=True, batch_size=8
+    )
+    splits, loader = data.splits, data.train_dataloader().loader
+    folder = tmp_path / "cifar-10-batches-py"
+    raw = [pickle.loads((folder / f"data_batch_{i}").read_bytes())["data"] for i in range(1, 6)]
+    pixels = torch.as_tensor(np.concatenate(raw), dtype=torch.float32).view(-1, 3, 32, 32) / 255
+    black = -pixels.mean(dim=(0, 2, 3)) / pixels.std(dim=(0, 2, 3))  # black, normalised
+    loader.sampler.set_epoch(3)
+    order, batches = loader.sampler.indices(), list(loader)
+    augmented = torch.cat([inputs for inputs, _ in batches])
+    assert torch.equal(torch.cat([t for _, t in batches]), splits.train.targets[order])
+    for source, result in zip(splits.train.inputs[order], augmented, strict=True):
+        assert any(torch.allclose(result, c, atol=1e-6) for c in crops_and_flips(source, black))
+    assert not torch.equal(augmented, splits.train.inputs[order]), "nothing was augmented"
+    again = torch.cat([inputs for inputs, _ in loader])
+    assert torch.equal(again, augmented), "an epoch's crops depend on (seed, epoch) alone"
+    loader.sampler.set_epoch(4)
+    assert not torch.equal(torch.cat([inputs for inputs, _ in loader])[:5], augmented[:5])
+    val = torch.cat([inputs for inputs, _ in data.val_dataloader()])
+    assert torch.equal(val, splits.val.inputs), "evaluation sees the images as they are"
 
 
 def test_missing_dataset_names_the_folder_and_the_fix(tmp_path: Path) -> None:

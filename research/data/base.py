@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytorch_lightning as pl
 import torch
 
 from research.config.split_sizes import held_out
-from research.data.loader import EpochPermutation, StepChunks, TensorBatchLoader
+from research.data.augment import CropFlip
+from research.data.loader import Batch, BatchSource, EpochPermutation, StepChunks, TensorBatchLoader
 from research.data.spec import DataSpec
 
 
@@ -22,19 +24,30 @@ class Split:
     def __len__(self) -> int:
         return len(self.targets)
 
+    @property
+    def device(self) -> torch.device:
+        return self.inputs.device
+
     def subset(self, index: torch.Tensor) -> Split:
         return Split(self.inputs[index], self.targets[index])
 
     def to(self, device: torch.device) -> Split:
         return Split(self.inputs.to(device), self.targets.to(device))
 
+    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[Batch]:
+        # One gather per epoch, then contiguous views: far fewer kernel launches than
+        # gathering every batch separately.
+        inputs, targets = self.inputs[order], self.targets[order]
+        for start in range(0, len(order), batch_size):
+            yield inputs[start : start + batch_size], targets[start : start + batch_size]
+
 
 @dataclass
 class Splits:
     spec: DataSpec
-    train: Split
-    val: Split
-    test: Split
+    train: BatchSource
+    val: BatchSource
+    test: BatchSource
 
 
 def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -95,11 +108,15 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         device = self.trainer.strategy.root_device if self.trainer is not None else None
-        if device is not None and self.splits.train.inputs.device != device:
+        if device is not None and self.splits.train.device != device:
             s = self.splits
             self._splits = Splits(s.spec, s.train.to(device), s.val.to(device), s.test.to(device))
 
-    def _loader(self, split: Split, batch_size: int, train: bool) -> TensorBatchLoader:
+    def augmentation(self) -> CropFlip | None:
+        """What is done to every training batch on the device (image modules: crop, flip)."""
+        return None
+
+    def _loader(self, split: BatchSource, batch_size: int, train: bool) -> TensorBatchLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         sampler = EpochPermutation(
@@ -110,7 +127,8 @@ class InMemoryDataModule(pl.LightningDataModule):
             world_size=world,
             pad=train,
         )
-        return TensorBatchLoader(split.inputs, split.targets, batch_size, sampler)
+        augment = self.augmentation() if train else None
+        return TensorBatchLoader(split, batch_size, sampler, augment=augment)
 
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int

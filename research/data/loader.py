@@ -8,10 +8,26 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from itertools import islice
+from typing import Protocol
 
 import torch
 
+from research.data.augment import CropFlip
+
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class BatchSource(Protocol):
+    """A split that cuts batches in a given order: `Split` (aligned tensors, gathered once
+    per epoch) or `TokenWindows` (windows of a token stream, gathered per batch)."""
+
+    device: torch.device
+
+    def __len__(self) -> int: ...
+
+    def to(self, device: torch.device) -> BatchSource: ...
+
+    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[Batch]: ...
 
 
 class EpochPermutation:
@@ -43,6 +59,11 @@ class EpochPermutation:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def draws_generator(self) -> torch.Generator:
+        """Random draws of this rank's epoch other than its order (augmentation), from
+        (seed, epoch, rank) alone, as the order is."""
+        return torch.Generator().manual_seed((self.seed * 100_003 + self.epoch) * 1_009 + self.rank)
+
     def indices(self) -> torch.Tensor:
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
@@ -66,38 +87,40 @@ class EpochPermutation:
 
 
 class TensorBatchLoader:
-    """Iterable of `(inputs, targets)` batches cut from two aligned tensors."""
+    """Iterable of `(inputs, targets)` batches cut from a split in the sampler's order, the
+    training images of each batch cropped and flipped on their device when `augment` is set."""
 
     def __init__(
         self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
+        source: BatchSource,
         batch_size: int,
         sampler: EpochPermutation,
         drop_last: bool = False,
+        augment: CropFlip | None = None,
     ) -> None:
-        if len(inputs) != len(targets):
-            raise ValueError(
-                f"inputs ({len(inputs)}) and targets ({len(targets)}) differ in length"
-            )
-        self.inputs = inputs
-        self.targets = targets
+        self.source = source
         self.batch_size = batch_size
         self.sampler = sampler  # Lightning calls `sampler.set_epoch` before each epoch
         self.batch_sampler = None  # ...and inspects this, as on a torch DataLoader
         self.drop_last = drop_last
+        self.augment = augment
 
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
-        # One gather per epoch, then contiguous views: far fewer kernel launches than
-        # gathering every batch separately.
-        order = self.sampler.indices().to(self.inputs.device)
-        inputs, targets = self.inputs[order], self.targets[order]
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield inputs[start : start + self.batch_size], targets[start : start + self.batch_size]
+        order = self.sampler.indices()[: len(self) * self.batch_size]
+        batches = self.source.batches(order.to(self.source.device), self.batch_size)
+        if self.augment is None:
+            yield from batches
+            return
+        draws = self.augment.draw(len(order), self.sampler.draws_generator())
+        draws = draws.to(self.source.device)  # one copy an epoch, none per batch
+        for start, (inputs, targets) in zip(
+            range(0, len(order), self.batch_size), batches, strict=True
+        ):
+            yield self.augment(inputs, draws.slice(start, start + len(targets))), targets
 
 
 class StepChunks:

@@ -1,6 +1,10 @@
-"""MNIST, Fashion-MNIST and CIFAR-10 through torchvision's own readers, from `paths.data_dir`.
+"""MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 through torchvision's own readers, from
+`paths.data_dir`.
 
 Nothing is downloaded unless `data.download=true`: a missing dataset is one clear error.
+The whole dataset is one normalised tensor per split on the training device; CIFAR's standard
+augmentation (`augment`: random crop with padding 4, horizontal flip) runs on each training
+batch there (research/data/augment.py).
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ import numpy as np
 import torch
 
 from research.config.errors import ConfigError
+from research.data.augment import CropFlip
 from research.data.base import InMemoryDataModule, Split, Splits, carve_validation
 from research.data.spec import DataSpec
 
-DATASETS = {
-    "mnist": ("MNIST", (1, 28, 28)),
-    "fashion_mnist": ("FashionMNIST", (1, 28, 28)),
-    "cifar10": ("CIFAR10", (3, 32, 32)),
+DATASETS = {  # name: torchvision class, image shape, classes
+    "mnist": ("MNIST", (1, 28, 28), 10),
+    "fashion_mnist": ("FashionMNIST", (1, 28, 28), 10),
+    "cifar10": ("CIFAR10", (3, 32, 32), 10),
+    "cifar100": ("CIFAR100", (3, 32, 32), 100),
 }
 
 
@@ -28,18 +34,27 @@ class DatasetNotFoundError(ConfigError, FileNotFoundError):
 class TorchvisionDataModule(InMemoryDataModule):
     """Loads a whole torchvision dataset into one normalised float tensor per split."""
 
-    def __init__(self, name: str, data_dir: str = "data", download: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        name: str,
+        data_dir: str = "data",
+        download: bool = False,
+        augment: bool = False,
+        padding: int = 4,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if name not in DATASETS:
             raise ValueError(f"data.name={name!r} is not one of {', '.join(DATASETS)}")
         self.name = name
         self.data_dir = Path(data_dir)
         self.download = download
+        self.crop_flip = CropFlip(padding) if augment else None
 
     def _read(self, train: bool) -> Split:
         import torchvision
 
-        class_name, _ = DATASETS[self.name]
+        class_name, _, _ = DATASETS[self.name]
         dataset_class = getattr(torchvision.datasets, class_name)
         # the folders torchvision makes before it downloads: a failed download leaves none
         folders = [self.data_dir / class_name / "raw", self.data_dir / class_name, self.data_dir]
@@ -78,7 +93,13 @@ class TorchvisionDataModule(InMemoryDataModule):
         std = train.inputs.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         train.inputs = (train.inputs - mean) / std
         test.inputs = (test.inputs - mean) / std
+        if self.crop_flip is not None:  # pads with black, as torchvision does before normalising
+            self.crop_flip.fill = (-mean / std).flatten()
         train, val = carve_validation(train, self.val_fraction, self.split_seed)
-        _, shape = DATASETS[self.name]
-        spec = DataSpec(name=self.name, kind="image", shape=shape, num_classes=10)
+        _, shape, num_classes = DATASETS[self.name]
+        spec = DataSpec(name=self.name, kind="image", shape=shape, num_classes=num_classes)
         return Splits(spec, train, val, test)
+
+    def augmentation(self) -> CropFlip | None:
+        _ = self.splits  # the padding colour comes from the training set's statistics
+        return self.crop_flip

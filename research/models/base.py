@@ -20,6 +20,7 @@ class Model(nn.Module):
 
     accepts: tuple[InputKind, ...] = ()
     language_modeling: bool = False
+    classification: bool = True  # False: a decoder that only predicts next tokens (GPT)
 
     def __init__(self, spec: DataSpec) -> None:
         super().__init__()
@@ -32,9 +33,20 @@ class Model(nn.Module):
         if spec.task == "language_modeling" and not self.language_modeling:
             raise IncompatibleDataError(
                 f"model {name} cannot do language modelling (data {spec.name!r}): "
-                "use model=lstm, gru or transformer"
+                "use model=gpt, transformer, lstm or gru"
+            )
+        if spec.task == "classification" and not self.classification:
+            raise IncompatibleDataError(
+                f"model {name} only does language modelling, and data {spec.name!r} is "
+                "classification: use model=transformer (or lstm, gru, mlp)"
             )
         self.spec = spec
+
+    def channels_last_(self, enabled: bool) -> None:
+        """Store 4-D (2-D convolution) weights in NHWC order, the layout GPU tensor cores
+        convolve fastest; convolutions then run, and hand on, their activations in it too."""
+        if enabled:
+            self.to(memory_format=torch.channels_last)
 
     def project_(self) -> None:
         """Return the parameters to the feasible set after an optimizer step; a

@@ -20,6 +20,7 @@ class CNN(Model):
         channels: tuple[int, ...] = (32, 32, 32),
         kernel_size: int = 5,
         stride: int = 2,
+        channels_last: bool = False,
     ) -> None:
         super().__init__(spec)
         conv = nn.Conv1d if spec.kind == "signal" else nn.Conv2d
@@ -35,6 +36,7 @@ class CNN(Model):
         with torch.no_grad():
             size = self.features(torch.zeros(1, *spec.shape)).shape[1]
         self.classifier = nn.Linear(size, spec.num_classes)
+        self.channels_last_(channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -81,6 +81,9 @@ class SupervisedModule(pl.LightningModule):
         self.check_finite_every_n_steps = check_finite_every_n_steps
         self.divergence_factor = divergence_factor
         self.first_loss: float | None = None  # the bound's reference, kept in checkpoints
+        # losses of the steps since the last check: read back to the host in one transfer
+        # every `check_finite_every_n_steps` steps, so the device never waits in between
+        self._unchecked: list[torch.Tensor] = []
         # Lightning refuses `Trainer(gradient_clip_val=...)` with manual optimization.
         self.gradient_clip_val = gradient_clip_val
         self.objective = net.spec.task == "objective"
@@ -115,13 +118,17 @@ class SupervisedModule(pl.LightningModule):
         first = self.global_step
         left = trainer.max_steps - first if trainer.max_steps >= 0 else len(batches)
         steps = min(len(batches), left)
+        # the epoch's or the run's last step reads whatever is left unchecked
+        ends = batch_idx + 1 == trainer.num_training_batches or first + steps == trainer.max_steps
+        last_to_check = first + steps if ends else None
         optimizer_step = self._optimizer_step_fn()
         taken: list[StepTerms] = []
         try:
             for step, batch in enumerate(batches[:steps], start=first + 1):
                 loss, terms = self._loss_terms(batch)
-                if step % self.check_finite_every_n_steps == 0:
-                    self._check_loss(step, loss.item())
+                self._unchecked.append(terms.loss)
+                if step % self.check_finite_every_n_steps == 0 or step == last_to_check:
+                    self._check_losses(step)
                 optimizer_step(loss)
                 taken.append(terms)
         finally:
@@ -135,6 +142,16 @@ class SupervisedModule(pl.LightningModule):
             trainer.fit_loop.epoch_loop._skip_next_val = True
         if steps == len(batches) and batch_idx + 1 == trainer.num_training_batches:
             self._log_train_epoch()
+
+    def _check_losses(self, step: int) -> None:
+        """Check the losses of the steps up to `step` not checked yet, read in one transfer."""
+        pending, self._unchecked = self._unchecked, []
+        if len(pending) == 1:
+            values = [pending[0].item()]
+        else:  # a resumed run's pending losses come back on the CPU
+            values = torch.stack([loss.to(pending[-1].device) for loss in pending]).tolist()
+        for offset, value in enumerate(values):
+            self._check_loss(step - len(values) + 1 + offset, value)
 
     def _check_loss(self, step: int, value: float) -> None:
         if not math.isfinite(value):
@@ -298,6 +315,7 @@ class SupervisedModule(pl.LightningModule):
             "window": self._window.state_dict(),
         }
         checkpoint["first_loss"] = self.first_loss
+        checkpoint["unchecked_losses"] = [loss.cpu() for loss in self._unchecked]
         # an optimizer with an evaluation point (Schedule-Free): the checkpoint holds it
         trainer = self.trainer
         self._modes.save(checkpoint, trainer.strategy, trainer.optimizers, list(self.parameters()))
@@ -308,6 +326,7 @@ class SupervisedModule(pl.LightningModule):
             random.setstate(checkpoint["rng"]["python"])
         self._modes.load(checkpoint)
         self.first_loss = checkpoint.get("first_loss")
+        self._unchecked = list(checkpoint.get("unchecked_losses", []))
         if "metric_sums" in checkpoint:
             self._epoch.load_state_dict(checkpoint["metric_sums"]["epoch"])
             self._window.load_state_dict(checkpoint["metric_sums"]["window"])
