@@ -297,7 +297,7 @@ SHIPPED = [
     for group in sorted(CONF.iterdir())
     if group.is_dir() and group.name not in ("hydra", "benchmark")
     for path in sorted(group.rglob("*.yaml"))
-    if (group.name, path.stem) != ("data", "text")  # its path is the user's to give
+    if (group.name, path.stem) not in (("data", "text"), ("data", "tokens"))  # paths: the user's
 ]
 
 

@@ -11,7 +11,9 @@ from research.config.rules import (
     Combined,
     ExistingFile,
     Flag,
+    Folder,
     Number,
+    Numbers,
     OneOf,
     Rule,
     Text,
@@ -32,7 +34,7 @@ SHARED: dict[str, Rule] = {
     "shuffle": Flag(),
 }
 OPERATIONS = ("+", "-", "*", "/")
-DATASETS = ("mnist", "fashion_mnist", "cifar10")
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
 RULES: dict[str, dict[str, Rule]] = {
     "research.data.mnist1d.MNIST1DDataModule": {
@@ -64,12 +66,32 @@ RULES: dict[str, dict[str, Rule]] = {
     "research.data.text.CharTextDataModule": {
         "path": ExistingFile("text file"),
         "seq_len": COUNT,
+        "unit": OneOf(("char", "byte")),
         "eval_fraction": Number(low=0, high=0.5, low_open=True, high_open=True),
     },
     "research.data.vision.TorchvisionDataModule": {
         "name": OneOf(DATASETS),
         "data_dir": Text(),
         "download": Flag(),
+        "augment": Flag(),
+        "padding": Number(low=0, integer=True),
+    },
+    "research.data.tokens.TokenFileDataModule": {
+        "path": Folder(),
+        "seq_len": COUNT,
+        "vocab_size": Number(low=2, integer=True, null="the largest id in the files + 1"),
+        "train_tokens": Number(low=2, integer=True, null="all of train.bin"),
+    },
+    "research.data.synthetic.SyntheticDataModule": {
+        "kind": OneOf(("image", "tokens")),
+        "shape": Numbers(COUNT),
+        "num_classes": Number(low=2, integer=True),
+        "seq_len": COUNT,
+        "vocab_size": Number(low=2, integer=True),
+        "train_size": COUNT,
+        "eval_size": COUNT,
+        "augment": Flag(),
+        "data_seed": SEED,
     },
 }
 

@@ -30,6 +30,27 @@ RULES: dict[str, dict[str, Rule]] = {
         "channels": Numbers(COUNT),
         "kernel_size": COUNT,
         "stride": COUNT,
+        "channels_last": Flag(),
+    },
+    "research.models.resnet.ResNet": {
+        "widths": Numbers(COUNT),
+        "blocks": Numbers(COUNT),
+        "channels_last": Flag(),
+    },
+    "research.models.airbench.AirbenchNet": {
+        "widths": Numbers(COUNT),
+        "patch_width": COUNT,
+        "bn_momentum": Number(low=0, high=1),
+        "scale": Number(low=0, low_open=True),
+        "channels_last": Flag(),
+    },
+    "research.models.gpt.GPT": {
+        "d_model": COUNT,
+        "num_heads": COUNT,
+        "num_layers": COUNT,
+        "ff_mult": COUNT,
+        "dropout": Number(low=0, high=1, high_open=True),
+        "bias": Flag(),
     },
     "research.models.mlp.MLP": {"width": COUNT, "depth": Number(low=0, integer=True)},
     "research.models.rnn.RNN": {
@@ -95,6 +116,7 @@ def eigenvalue_bands(prefix: str, node: DictConfig) -> None:
 
 COMBINED: dict[str, tuple[Combined, ...]] = {
     "research.models.transformer.Transformer": (heads_divide_width,),
+    "research.models.gpt.GPT": (heads_divide_width,),
     "research.problems.bounded_linear.BoundedLinear": (interval_holds_init,),
     "research.problems.quadratic.Quadratic": (eigenvalue_bands,),
 }
