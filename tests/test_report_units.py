@@ -350,3 +350,30 @@ def test_experiment_report_settings_fill_what_the_command_line_leaves_out(
 def test_methods_note_explains_steps_to_target_only_when_there_is_a_target() -> None:
     assert "Steps to target" not in methods_note(None)
     assert "Steps to target (0.9): first logged step" in methods_note(0.9)
+
+
+def test_the_reproduce_commands_keep_what_the_user_typed_for_hydra(tmp_path: Path) -> None:
+    from research.report.provenance import run_source, sweep_source
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n"
+        "  overrides:\n"
+        "    hydra: [hydra/sweeper=optuna, hydra.sweeper.n_trials=20, hydra.mode=MULTIRUN]\n"
+        "    task: [experiment=noisy_quadratic, 'optimizer.lr=interval(1e-4,1)']\n"
+        "  runtime:\n    cwd: /w\n"
+    )
+    assert sweep_source(sweep, 20).command == (
+        "python -m research.train -m hydra/sweeper=optuna hydra.sweeper.n_trials=20 "
+        "experiment=noisy_quadratic 'optimizer.lr=interval(1e-4,1)'"
+    )
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(RESULTS))
+    (run_dir / ".hydra" / "hydra.yaml").write_text(
+        "hydra:\n  mode: RUN\n  overrides:\n"
+        "    hydra: [hydra.run.dir=out/a, hydra.mode=RUN]\n    task: [optimizer=adam]\n"
+    )
+    run = load_run(RunRef(run_dir), ["val/acc"])
+    assert run_source(run).command == "python -m research.train hydra.run.dir=out/a optimizer=adam"
