@@ -46,6 +46,7 @@ def run(
     final: float | None = 0.9,
     status: str = "completed",
     path: Path | None = Path("/o/0"),
+    metric: str = "val/acc",
 ) -> Run:
     return Run(
         RunRef(path),
@@ -53,11 +54,11 @@ def run(
         None,
         cfg,
         cfg.get("seed"),
-        {"val/acc": final},
-        {"val/acc": final},
+        {metric: final},
+        {metric: final},
         {},
         {},
-        frozenset({"val/acc"}),
+        frozenset({metric}),
     )
 
 
@@ -377,3 +378,25 @@ def test_the_reproduce_commands_keep_what_the_user_typed_for_hydra(tmp_path: Pat
     )
     run = load_run(RunRef(run_dir), ["val/acc"])
     assert run_source(run).command == "python -m research.train hydra.run.dir=out/a optimizer=adam"
+
+
+def test_the_lead_of_a_minimised_metric_is_positive_and_says_lower() -> None:
+    """The AMSGrad counterexample's x: lower is better, and the best group leads by 2."""
+    from research.report.metrics import metric_label
+    from research.report.tables import lead_sentence
+
+    runs = [
+        run(config(lr=lr, seed=s), final=x + s / 100, metric="val/x")
+        for lr, x in ((1e-3, -1.0), (1e-2, 1.0))
+        for s in (0, 1)
+    ]
+    analysis = analyze(group_runs(runs, ["optimizer"]), "val/x", higher=False)
+    lead = analysis.tasks[0].lead
+    assert lead is not None and lead.best.label == "Adam (lr=0.001)"
+    assert lead.difference == pytest.approx(2.0)
+    sentence = lead_sentence(lead, "val/x")
+    assert "lead over Adam (lr=0.01) (n=2): 2.0000 lower." in sentence
+    assert next(r for r in summary_rows(analysis) if r["is_best"])["lead"] == pytest.approx(2.0)
+    assert metric_label("val/loss") == "validation loss"  # no unit: a loss may be linear
+    assert metric_label("train/loss_epoch") == "training loss, epoch mean"
+    assert metric_label("val/acc") == "validation accuracy (fraction)"
