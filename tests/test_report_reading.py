@@ -148,6 +148,31 @@ def test_one_colour_per_group_in_every_figure(tmp_path: Path) -> None:
     assert again == colors  # the same runs, the same colours
 
 
+def test_nine_learning_rates_of_one_optimizer_each_match_one_legend_entry(
+    tmp_path: Path,
+) -> None:
+    """Nine shades of one hue cannot be told apart: at most three shades, then markers."""
+    from research.report.figures.curves import learning_curves
+
+    ladder = [{"target": ADAM, "lr": 10.0 ** (-i / 2), "acc": 0.9 - i / 100} for i in range(9)]
+    write_sweep(tmp_path / "s", [*ladder, {"target": SGD, "lr": 0.1, "acc": 0.5}])
+    _, analysis = compare(Options([tmp_path / "s"], tmp_path / "out"))
+    fig = learning_curves(analysis.tasks[0], report_palette(analysis), None)
+    entries = [
+        (to_rgb(h.get_color()), h.get_marker())
+        for h in fig.legends[0].legend_handles
+        if h.get_label().startswith(("Adam", "SGD"))
+    ]
+    assert len(entries) == 10
+    for i, (color, marker) in enumerate(entries):
+        for other, other_marker in entries[i + 1 :]:
+            if marker == other_marker:  # the same line style: the colours must differ clearly
+                assert np.linalg.norm(np.subtract(color, other)) > 0.2, (color, other)
+    for ax in fig.axes:  # a short curve's points are dots: no group's marker is a dot
+        lines = {(to_rgb(line.get_color()), line.get_marker()) for line in ax.get_lines()}
+        assert len(lines) == len(entries), "each group's line differs from the others"
+
+
 def test_performance_profile_uses_the_groups_colours(tmp_path: Path) -> None:
     from research.report.figures.profile import performance_profile
 

@@ -14,11 +14,12 @@ from matplotlib.ticker import MaxNLocator
 
 from research.report.analysis import MAX_CURVES, GroupStats, Panel, TaskStats
 from research.report.figures import new_figure, style
-from research.report.figures.colors import group_color
+from research.report.figures.colors import group_color, group_markers
 from research.report.metrics import metric_label
 
 AXES = {"steps": "optimizer step", "epochs": "epoch"}
 MAX_FINALS = 3 * MAX_CURVES  # rows of the final-value plot (one line each, easy to tell apart)
+MARK_EVERY = 0.1  # a marker every tenth of the axes' diagonal, however many points a line has
 
 
 def left_out(task: TaskStats) -> str:
@@ -36,6 +37,7 @@ def _panel(
     ax: Axes,
     groups: list[GroupStats],
     colors: dict[str, tuple[float, ...]],
+    markers: dict[str, str | None],
     panel: Panel,
     target: float | None,
 ) -> None:
@@ -43,9 +45,12 @@ def _panel(
     drawn = False
     for g in groups:
         color = group_color(colors, g.label)
+        marked = {"marker": markers.get(g.label), "markevery": MARK_EVERY}
         band = g.curves.get(panel)
         if band is not None:
-            ax.plot(band.x, band.mean, color=color, marker="o" if band.x.size < 3 else None)
+            if band.x.size < 3:
+                marked = {"marker": markers.get(g.label) or "o"}
+            ax.plot(band.x, band.mean, color=color, **marked)
             ax.fill_between(band.x, band.low, band.high, color=color, alpha=0.2, linewidth=0)
             drawn = True
         for run in g.group.runs:
@@ -53,7 +58,8 @@ def _panel(
             if run.status == "completed" or series is None or not series.values.size:
                 continue
             x = getattr(series, by)
-            ax.plot(x, series.values, color=color, linestyle="--", linewidth=1.0, alpha=0.8)
+            ax.plot(x, series.values, color=color, linestyle="--", linewidth=1.0, alpha=0.8,
+                    **marked)  # fmt: skip
             ax.plot(x[-1], series.values[-1], marker="x", color=color, markersize=7)
             drawn = True
     if not drawn:
@@ -90,12 +96,19 @@ def learning_curves(
     task: TaskStats, colors: dict[str, tuple[float, ...]], target: float | None
 ) -> Figure:
     groups = task.drawn
+    markers = group_markers(colors, [g.label for g in task.groups])
     with style():
         fig = new_figure(12, 8.5)
         for i, (ax, panel) in enumerate(zip(fig.subplots(2, 2).flat, task.panels, strict=True)):
-            _panel(ax, groups, colors, panel, target if i >= 2 else None)
+            _panel(ax, groups, colors, markers, panel, target if i >= 2 else None)
         handles = [
-            Line2D([], [], color=group_color(colors, g.label), label=legend_label(g))
+            Line2D(
+                [],
+                [],
+                color=group_color(colors, g.label),
+                marker=markers.get(g.label),
+                label=legend_label(g),
+            )
             for g in groups
         ]
         handles.append(
