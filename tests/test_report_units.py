@@ -245,8 +245,11 @@ def test_discovery_finds_runs_at_any_depth_in_numeric_order(tmp_path: Path) -> N
         (tmp_path / "sweep" / str(job) / "results.json").write_text(json.dumps({}))
     (tmp_path / "sweep" / "0" / "wandb" / "x").mkdir(parents=True)
     (tmp_path / "empty").mkdir()
+    for trial in (10, 2):  # an Optuna sweep's trial folders
+        (tmp_path / "optuna" / f"trial_{trial}").mkdir(parents=True)
+        (tmp_path / "optuna" / f"trial_{trial}" / "results.json").write_text(json.dumps({}))
     found = find_run_dirs(tmp_path)
-    assert [p.name for p in found] == ["0", "2", "10"]
+    assert [p.name for p in found] == ["trial_2", "trial_10", "0", "2", "10"]
     assert len(discover([tmp_path / "sweep", tmp_path / "sweep" / "2"])) == 3  # each once
     with pytest.raises(ReportError, match="no runs found under"):
         discover([tmp_path / "empty"])
