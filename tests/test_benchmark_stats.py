@@ -144,8 +144,13 @@ def test_the_tuned_vs_default_figure_names_the_runs_it_draws_at_the_failure_valu
 
     quadratic = Workload("quadratic", "val/loss", "test/loss", False, 220.0, None)
     tests = {("sgd", "default"): (3.2e6, math.nan)}
+
+    def final(o: str, v: str, seed: int, test: float) -> FinalRun:
+        status = "completed" if math.isfinite(test) else "diverged"
+        return FinalRun("quadratic", o, v, seed, status, 1.0, test, [], [], 10, 1.0, tmp_path)
+
     finals = [
-        FinalRun("quadratic", o, v, seed, "completed", 1.0, test, [], [], 10, 1.0, tmp_path)
+        final(o, v, seed, test)
         for o in ("sgd", "adam")
         for v in ("tuned", "default")
         for seed, test in enumerate(tests.get((o, v), (1.5, 2.5)))
@@ -154,6 +159,6 @@ def test_the_tuned_vs_default_figure_names_the_runs_it_draws_at_the_failure_valu
     fig = tuned_vs_default(Analysis(bench, {}, {}, {}, {}), palette(bench.optimizers))
     assert fig.axes[0].get_title() == (
         "quadratic\n2 run(s) worse than 220 drawn on the dashed line: "
-        "sgd default seed 0 (3.2e+06), sgd default seed 1 (nan)"
+        "sgd default seed 0 (3.2e+06), sgd default seed 1 (diverged)"
     )
     assert "failure value" in [t.get_text() for t in fig.legends[0].get_texts()]

@@ -58,7 +58,11 @@ def clipped_note(w: Workload, runs: Sequence[FinalRun]) -> str:
     ]  # NaN too: it differs from everything
     if not worse:
         return ""
-    named = [f"{r.optimizer} {r.variant} seed {r.seed} ({r.test:.3g})" for r in worse]
+    named = [
+        f"{r.optimizer} {r.variant} seed {r.seed} "
+        f"({f'{r.test:.3g}' if math.isfinite(r.test) else r.status})"
+        for r in worse
+    ]
     more = f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else ""
     return (
         f"{len(worse)} run(s) worse than {w.failure_value:g} drawn on the dashed line: "
