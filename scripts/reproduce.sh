@@ -7,6 +7,10 @@
 # Runs land in $REPRODUCTIONS_DIR/NAME/<fast|full>/<experiment>/ (default ./reproductions) and
 # the report in .../<experiment>/report/ (report.html, figures, summary.md). The fast tier is
 # NAME.yaml, the full tier NAME_full.yaml. Extra Hydra overrides go in $OVERRIDES.
+#
+# Python: $PYTHON if set (e.g. PYTHON=.venv/bin/python); otherwise the first of python3,
+# python and this checkout's .venv/bin/python that has the project and its packages installed
+# (an active virtual environment puts its own first on PATH).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +45,27 @@ else
   exit 2
 fi
 
+# The project's packages are found without importing them (torch alone takes seconds).
+has_project='import importlib.util as u, sys
+sys.exit(any(u.find_spec(m) is None for m in ("research", "hydra", "torch", "optuna")))'
+if [[ -n ${PYTHON:-} ]]; then
+  candidates=("$PYTHON")
+else
+  candidates=(python3 python "$repo/.venv/bin/python")
+fi
+python=""
+for candidate in "${candidates[@]}"; do
+  if command -v "$candidate" > /dev/null && "$candidate" -c "$has_project" 2> /dev/null; then
+    python=$candidate
+    break
+  fi
+done
+if [[ -z $python ]]; then
+  echo "error: no Python with the project installed (tried ${candidates[*]}): activate its" \
+    "virtual environment, or set PYTHON=/path/to/bin/python" >&2
+  exit 2
+fi
+
 out="${REPRODUCTIONS_DIR:-reproductions}/$name/$tier"
 if [[ -e $out ]]; then
   echo "error: $out already exists: move it away (its results are kept) or set REPRODUCTIONS_DIR" >&2
@@ -57,6 +82,6 @@ for config in "${configs[@]}"; do
   [[ ${#configs[@]} -gt 1 ]] || dir="$out"
   echo "== $experiment -> $dir"
   # shellcheck disable=SC2086  # OVERRIDES is a list of Hydra overrides
-  python -m research.train -m "experiment=$experiment" "hydra.sweep.dir=$dir" ${OVERRIDES:-}
-  python -m research.report "$dir" --out "$dir/report"
+  "$python" -m research.train -m "experiment=$experiment" "hydra.sweep.dir=$dir" ${OVERRIDES:-}
+  "$python" -m research.report "$dir" --out "$dir/report"
 done

@@ -5,6 +5,7 @@
 #   scripts/services.sh stop  postgres|slurm|all    stop what `start` started
 #   scripts/services.sh env   postgres|slurm|all    print the variables for running services
 #   scripts/services.sh status postgres|slurm|all   exit 0 when they are running
+#   scripts/services.sh --help                      this text
 #
 # Needs root and the Debian packages `postgresql`, `slurm-wlm`, `munge`. No systemd or cgroups:
 # every daemon runs from a folder of its own (RESEARCH_SERVICES_DIR, /tmp/research-services),
@@ -136,19 +137,23 @@ stop_slurm() {
 running_postgres() { alive "$PG/data/postmaster.pid"; }
 running_slurm() { alive "$SL/slurmctld.pid" && alive "$SL/slurmd.pid"; }
 
-[[ $# -eq 2 ]] || die "usage: $0 start|stop|env|status postgres|slurm|all"
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+mistake() { echo "error: $*" >&2; exit 2; }
+
+if [[ $# -eq 1 && ( $1 == -h || $1 == --help || $1 == help ) ]]; then usage; exit 0; fi
+[[ $# -eq 2 ]] || mistake "usage: $0 start|stop|env|status postgres|slurm|all (--help says more)"
 action=$1
 case $2 in
   postgres | slurm) services=("$2") ;;
   all) services=(postgres slurm) ;;
-  *) die "unknown service '$2': choose postgres, slurm or all" ;;
+  *) mistake "unknown service '$2': choose postgres, slurm or all" ;;
 esac
 case $action in
   start) for s in "${services[@]}"; do "start_$s"; done ;;
   stop) for s in "${services[@]}"; do "stop_$s"; done; exit 0 ;;
   env) ;;
   status) for s in "${services[@]}"; do "running_$s" || exit 1; done; exit 0 ;;
-  *) die "unknown action '$action': choose start, stop, env or status" ;;
+  *) mistake "unknown action '$action': choose start, stop, env or status" ;;
 esac
 for s in "${services[@]}"; do
   case $s in postgres) pg_env ;; slurm) slurm_env ;; esac

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +245,51 @@ def test_studies_run_in_parallel_through_the_joblib_launcher(tmp_path: Path) -> 
     folder = tmp_path / "benchmarks" / "fast" / "tuning" / "quadratic" / "sgd"
     assert "joblib" in (folder / "sweep.log").read_text().lower()
     assert sorted(p.name for p in folder.glob("trial_*")) == [f"trial_{n}" for n in range(4)]
+
+
+def _finished_trial(start: datetime, seconds: float) -> optuna.trial.FrozenTrial:
+    return optuna.trial.FrozenTrial(
+        number=0, state=TrialState.COMPLETE, value=1.0, datetime_start=start,
+        datetime_complete=start + timedelta(seconds=seconds), params={}, distributions={},
+        user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=0,
+    )  # fmt: skip
+
+
+def test_progress_of_a_resumed_benchmark_weighs_what_is_left_by_its_cost(tmp_path: Path) -> None:
+    """Resumed with one CNN final run (2 minutes) and four quadratic ones (2 s) to go: once the
+    CNN run is done, 8 s are left, not 4 x 2 minutes (the time per unit this process saw)."""
+    from research.benchmark.progress import progress_line, reporting
+    from research.benchmark.spec import Benchmark, Optimizer, Workload
+    from research.benchmark.studies import progress_counts
+
+    workloads = tuple(
+        Workload(name, (), "val/loss", "test/loss", False, 1.0, None) for name in ("cnn", "quad")
+    )
+    bench = Benchmark(
+        "b", tmp_path, f"sqlite:///{tmp_path / 'optuna.db'}", 2, (0, 1), "random", 0, 1, "none",
+        (), (), workloads, (Optimizer("sgd", "sgd_lr", {}),),
+    )  # fmt: skip
+    storage = optuna.storages.RDBStorage(bench.storage)
+    began = datetime(2026, 12, 1)
+    for workload, seconds in zip(workloads, (120.0, 2.0), strict=True):
+        study = optuna.create_study(
+            study_name=bench.study_name(workload, bench.optimizers[0]), storage=storage
+        )
+        for _ in range(bench.budget):
+            study.add_trial(_finished_trial(began, seconds))
+
+    def finish_run(workload: str, variant: str, seed: int) -> None:
+        folder = tmp_path / "runs" / workload / "sgd" / variant / f"seed_{seed}"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text('{"status": "completed"}')
+
+    for variant, seed in (("tuned", 0), ("tuned", 1), ("default", 0)):
+        finish_run("cnn", variant, seed)
+    start = progress_counts(bench, storage)
+    finish_run("cnn", "default", 1)  # 2 minutes later
+    line = progress_line(progress_counts(bench, storage), start, elapsed_s=120.0)
+    assert line == "progress: trials 4/4, runs 4/8 (8/12 done), about 0m08s left"
+    lines: list[str] = []
+    with reporting(lambda: progress_counts(bench, storage), 3600, lines.append):
+        pass
+    assert lines == ["progress: trials 4/4, runs 4/8 (8/12 done), time left: estimating"] * 2

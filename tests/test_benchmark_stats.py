@@ -5,6 +5,7 @@ probability of improvement with stratified bootstrap intervals, and the AlgoPerf
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +131,34 @@ def test_performance_profile_and_algoperf_score_by_hand() -> None:
     # area up to tau = 4 over 3: a = (3 + 0) / 2 / 3, b = (2 + 3) / 2 / 3
     assert stats.algoperf_score(ratios["a"]) == pytest.approx(0.5)
     assert stats.algoperf_score(ratios["b"]) == pytest.approx(5 / 6)
+
+
+def test_the_tuned_vs_default_figure_names_the_runs_it_draws_at_the_failure_value(
+    tmp_path: Path,
+) -> None:
+    """Results worse than the failure value sit on its dashed line: the panel says which."""
+    from research.report.bench_analysis import Analysis
+    from research.report.bench_load import Benchmark, FinalRun, Workload
+    from research.report.figures import palette
+    from research.report.figures.benchmark import tuned_vs_default
+
+    quadratic = Workload("quadratic", "val/loss", "test/loss", False, 220.0, None)
+    tests = {("sgd", "default"): (3.2e6, math.nan)}
+
+    def final(o: str, v: str, seed: int, test: float) -> FinalRun:
+        status = "completed" if math.isfinite(test) else "diverged"
+        return FinalRun("quadratic", o, v, seed, status, 1.0, test, [], [], 10, 1.0, tmp_path)
+
+    finals = [
+        final(o, v, seed, test)
+        for o in ("sgd", "adam")
+        for v in ("tuned", "default")
+        for seed, test in enumerate(tests.get((o, v), (1.5, 2.5)))
+    ]
+    bench = Benchmark("b", tmp_path, 3, [0, 1], [quadratic], ["sgd", "adam"], finals=finals)
+    fig = tuned_vs_default(Analysis(bench, {}, {}, {}, {}), palette(bench.optimizers))
+    assert fig.axes[0].get_title() == (
+        "quadratic\n2 run(s) worse than 220 drawn on the dashed line: "
+        "sgd default seed 0 (3.2e+06), sgd default seed 1 (diverged)"
+    )
+    assert "failure value" in [t.get_text() for t in fig.legends[0].get_texts()]

@@ -1,6 +1,7 @@
 """The cluster helpers on their own: URL masking and checks, the legacy search-space form,
 Hydra-style sampler nodes, directions (one, or a list for a multi-objective search) and the
-one-line errors around them, Lightning's cluster environment, requeue resume."""
+one-line errors around them, Lightning's cluster environment, requeue resume, and the usage of
+scripts/services.sh (which starts nothing to print it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 import pickle
 import shutil
 import signal
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -176,3 +178,17 @@ def test_a_requeued_slurm_job_resumes_from_its_last_checkpoint(
     assert requeued_checkpoint(tmp_path) is None
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     assert requeued_checkpoint(tmp_path) == str(last)
+
+
+SERVICES = Path(__file__).resolve().parents[1] / "scripts" / "services.sh"
+
+
+def test_services_script_help_exits_0_and_a_mistake_is_one_line() -> None:
+    done = subprocess.run(["bash", SERVICES, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""
+    for action in ("start", "stop", "env", "status"):
+        assert f"scripts/services.sh {action}" in done.stdout
+    assert "RESEARCH_PG_PASSWORD" in done.stdout and "#" not in done.stdout
+    wrong = subprocess.run(["bash", SERVICES, "stat", "all"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr == "error: unknown action 'stat': choose start, stop, env or status\n"

@@ -85,6 +85,21 @@ def test_checkpoint_write_is_atomic(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_atomic_files_get_the_mode_of_every_other_new_file(tmp_path: Path, umask: int) -> None:
+    from research.tracking.checkpoint_io import AtomicCheckpointIO
+
+    before = os.umask(umask)
+    try:
+        write_json_atomic(tmp_path / "results.json", {"status": "completed"})
+        AtomicCheckpointIO().save_checkpoint({"epoch": 1}, tmp_path / "last.ckpt")
+        (tmp_path / "metrics.csv").write_text("step\n")
+    finally:
+        os.umask(before)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(("results.json", "last.ckpt", "metrics.csv"), 0o666 & ~umask)
+
+
 def test_sigkilled_run_resumes_to_the_same_metrics(tmp_path: Path) -> None:
     run = [
         *TINY,

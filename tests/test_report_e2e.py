@@ -191,7 +191,7 @@ def test_files_and_paper_tables(report: Path) -> None:
     assert r"\begin{tabular}" in tex and r"\bottomrule" in tex and "_" not in tex.replace(r"\_", "")
 
 
-def test_html_is_self_contained(report: Path) -> None:
+def test_html_is_self_contained(runs_dir: Path, report: Path) -> None:
     page = (report / "report.html").read_text()
     assert "<script" not in page and "http://" not in page and "https://" not in page
     images = page.count("<img ")
@@ -199,6 +199,7 @@ def test_html_is_self_contained(report: Path) -> None:
         "data:image/png;base64,"
     )
     assert "python -m research.train -m" in page and "optimizer.lr=0.01,1e37" in page
+    assert f"hydra.sweep.dir={runs_dir / 'multirun' / 'sweep'}" in page, "as typed"
     assert "1 unfinished" in page and "4 diverged" in page
     assert "Welch" in page and "bootstrap" in page
 

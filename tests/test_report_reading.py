@@ -148,6 +148,51 @@ def test_one_colour_per_group_in_every_figure(tmp_path: Path) -> None:
     assert again == colors  # the same runs, the same colours
 
 
+def test_nine_learning_rates_of_one_optimizer_each_match_one_legend_entry(
+    tmp_path: Path,
+) -> None:
+    """Nine shades of one hue cannot be told apart: at most three shades, then markers."""
+    from research.report.figures.curves import learning_curves
+
+    ladder = [{"target": ADAM, "lr": 10.0 ** (-i / 2), "acc": 0.9 - i / 100} for i in range(9)]
+    write_sweep(tmp_path / "s", [*ladder, {"target": SGD, "lr": 0.1, "acc": 0.5}])
+    _, analysis = compare(Options([tmp_path / "s"], tmp_path / "out"))
+    fig = learning_curves(analysis.tasks[0], report_palette(analysis), None)
+    entries = [
+        (to_rgb(h.get_color()), h.get_marker())
+        for h in fig.legends[0].legend_handles
+        if h.get_label().startswith(("Adam", "SGD"))
+    ]
+    assert len(entries) == 10
+    for i, (color, marker) in enumerate(entries):
+        for other, other_marker in entries[i + 1 :]:
+            if marker == other_marker:  # the same line style: the colours must differ clearly
+                assert np.linalg.norm(np.subtract(color, other)) > 0.2, (color, other)
+    for ax in fig.axes:  # a short curve's points are dots: no group's marker is a dot
+        lines = {(to_rgb(line.get_color()), line.get_marker()) for line in ax.get_lines()}
+        assert len(lines) == len(entries), "each group's line differs from the others"
+
+
+def test_an_exploding_run_is_clipped_and_its_panel_says_so(tmp_path: Path) -> None:
+    """A diverged run's loss reaches 2e16: the others' 0.02 to 0.2 still fill the panel."""
+    from research.report.figures.curves import learning_curves
+
+    runs = [{"target": ADAM, "lr": lr, "seed": s} for lr in (1e-3, 1e-2) for s in (0, 1)]
+    sweep = write_sweep(tmp_path / "s", [*runs, {"target": ADAM, "lr": 10.0, "status": "diverged"}])
+    losses = (2.0, 2e4, 2e8, 2e12, 2e16)
+    rows = [f"0,{s - 1},{loss}" for s, loss in zip(range(10, 51, 10), losses, strict=True)]
+    (sweep / "4" / "metrics.csv").write_text("epoch,step,train/loss\n" + "\n".join(rows) + "\n")
+    _, analysis = compare(Options([sweep], tmp_path / "out"))
+    fig = learning_curves(analysis.tasks[0], report_palette(analysis), None)
+    by_step = fig.axes[0]
+    assert by_step.get_xlabel() == "optimizer step" and by_step.get_ylim()[1] < 1
+    note = by_step.get_title(loc="left")
+    assert note.startswith("▲ clipped at 0.") and note.endswith(
+        ": Adam (lr=10) seed 0 (diverged) up to 2e+16"
+    )
+    assert [ax.get_title(loc="left") for ax in fig.axes[1:]] == ["", "", ""], "none clipped"
+
+
 def test_performance_profile_uses_the_groups_colours(tmp_path: Path) -> None:
     from research.report.figures.profile import performance_profile
 

@@ -46,6 +46,7 @@ def run(
     final: float | None = 0.9,
     status: str = "completed",
     path: Path | None = Path("/o/0"),
+    metric: str = "val/acc",
 ) -> Run:
     return Run(
         RunRef(path),
@@ -53,11 +54,11 @@ def run(
         None,
         cfg,
         cfg.get("seed"),
-        {"val/acc": final},
-        {"val/acc": final},
+        {metric: final},
+        {metric: final},
         {},
         {},
-        frozenset({"val/acc"}),
+        frozenset({metric}),
     )
 
 
@@ -244,8 +245,11 @@ def test_discovery_finds_runs_at_any_depth_in_numeric_order(tmp_path: Path) -> N
         (tmp_path / "sweep" / str(job) / "results.json").write_text(json.dumps({}))
     (tmp_path / "sweep" / "0" / "wandb" / "x").mkdir(parents=True)
     (tmp_path / "empty").mkdir()
+    for trial in (10, 2):  # an Optuna sweep's trial folders
+        (tmp_path / "optuna" / f"trial_{trial}").mkdir(parents=True)
+        (tmp_path / "optuna" / f"trial_{trial}" / "results.json").write_text(json.dumps({}))
     found = find_run_dirs(tmp_path)
-    assert [p.name for p in found] == ["0", "2", "10"]
+    assert [p.name for p in found] == ["trial_2", "trial_10", "0", "2", "10"]
     assert len(discover([tmp_path / "sweep", tmp_path / "sweep" / "2"])) == 3  # each once
     with pytest.raises(ReportError, match="no runs found under"):
         discover([tmp_path / "empty"])
@@ -350,3 +354,52 @@ def test_experiment_report_settings_fill_what_the_command_line_leaves_out(
 def test_methods_note_explains_steps_to_target_only_when_there_is_a_target() -> None:
     assert "Steps to target" not in methods_note(None)
     assert "Steps to target (0.9): first logged step" in methods_note(0.9)
+
+
+def test_the_reproduce_commands_keep_what_the_user_typed_for_hydra(tmp_path: Path) -> None:
+    from research.report.provenance import run_source, sweep_source
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n"
+        "  overrides:\n"
+        "    hydra: [hydra/sweeper=optuna, hydra.sweeper.n_trials=20, hydra.mode=MULTIRUN]\n"
+        "    task: [experiment=noisy_quadratic, 'optimizer.lr=interval(1e-4,1)']\n"
+        "  runtime:\n    cwd: /w\n"
+    )
+    assert sweep_source(sweep, 20).command == (
+        "python -m research.train -m hydra/sweeper=optuna hydra.sweeper.n_trials=20 "
+        "experiment=noisy_quadratic 'optimizer.lr=interval(1e-4,1)'"
+    )
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(RESULTS))
+    (run_dir / ".hydra" / "hydra.yaml").write_text(
+        "hydra:\n  mode: RUN\n  overrides:\n"
+        "    hydra: [hydra.run.dir=out/a, hydra.mode=RUN]\n    task: [optimizer=adam]\n"
+    )
+    run = load_run(RunRef(run_dir), ["val/acc"])
+    assert run_source(run).command == "python -m research.train hydra.run.dir=out/a optimizer=adam"
+
+
+def test_the_lead_of_a_minimised_metric_is_positive_and_says_lower() -> None:
+    """The AMSGrad counterexample's x: lower is better, and the best group leads by 2."""
+    from research.report.metrics import metric_label
+    from research.report.tables import lead_sentence
+
+    runs = [
+        run(config(lr=lr, seed=s), final=x + s / 100, metric="val/x")
+        for lr, x in ((1e-3, -1.0), (1e-2, 1.0))
+        for s in (0, 1)
+    ]
+    analysis = analyze(group_runs(runs, ["optimizer"]), "val/x", higher=False)
+    lead = analysis.tasks[0].lead
+    assert lead is not None and lead.best.label == "Adam (lr=0.001)"
+    assert lead.difference == pytest.approx(2.0)
+    sentence = lead_sentence(lead, "val/x")
+    assert "lead over Adam (lr=0.01) (n=2): 2.0000 lower." in sentence
+    assert next(r for r in summary_rows(analysis) if r["is_best"])["lead"] == pytest.approx(2.0)
+    assert metric_label("val/loss") == "validation loss"  # no unit: a loss may be linear
+    assert metric_label("train/loss_epoch") == "training loss, epoch mean"
+    assert metric_label("val/acc") == "validation accuracy (fraction)"

@@ -9,6 +9,7 @@ import math
 import os
 import statistics
 import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,8 +30,15 @@ EXPERIMENTS = sorted(
 Run = dict[str, Any]
 
 
-def reproduce(name: str, out: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REPRODUCTIONS_DIR": str(out), "OVERRIDES": " ".join(overrides)}
+def reproduce(
+    name: str, out: Path, *overrides: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        **(env or {}),
+        "REPRODUCTIONS_DIR": str(out),
+        "OVERRIDES": " ".join(overrides),
+    }
     return subprocess.run(
         ["bash", str(REPO / "scripts" / "reproduce.sh"), name],
         cwd=out.parent, capture_output=True, text=True, timeout=1200, env=env,
@@ -65,10 +73,23 @@ def test_experiment_composes_and_sweeps_existing_keys(experiment: str, tmp_path:
         assert key in groups or OmegaConf.select(cfg, key) is not None, key
 
 
+def only_python3_on_path(tmp_path: Path) -> dict[str, str]:
+    """A PATH with this interpreter as `python3` and no `python` (no virtual environment
+    active, as on Debian): the system's tools, no pyenv shims."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "VIRTUAL_ENV": ""}
+
+
 def test_reproduce_runs_the_sweep_and_builds_the_report(tmp_path: Path) -> None:
     out = tmp_path / "reproductions"
     done = reproduce(
-        "amsgrad_counterexample", out, "data.steps_per_epoch=202", "trainer.max_epochs=1"
+        "amsgrad_counterexample",
+        out,
+        "data.steps_per_epoch=202",
+        "trainer.max_epochs=1",
+        env=only_python3_on_path(tmp_path),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     folder = out / "amsgrad_counterexample" / "fast"
@@ -78,6 +99,19 @@ def test_reproduce_runs_the_sweep_and_builds_the_report(tmp_path: Path) -> None:
     assert "val/x" in summary  # the experiment's report settings, no flags given
     again = reproduce("amsgrad_counterexample", out)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_reproduce_without_a_python_that_has_the_project_is_one_line(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"  # a virtual environment without the project
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", bare], check=True)
+    out = tmp_path / "reproductions"
+    done = reproduce("amsgrad_counterexample", out, env={"PYTHON": str(bare / "bin" / "python")})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        f"error: no Python with the project installed (tried {bare}/bin/python): activate its "
+        "virtual environment, or set PYTHON=/path/to/bin/python\n"
+    )
+    assert not out.exists()
 
 
 def test_reproduce_names_what_exists_on_a_bad_name(tmp_path: Path) -> None:

@@ -124,6 +124,23 @@ class BarSeen(pl.Callback):
         self.seen.append((bar.desc, bar.total))
 
 
+def test_the_bar_shows_the_training_loss_of_an_epoch_shorter_than_the_log_interval(
+    make_cfg, tmp_path: Path
+) -> None:
+    """41 steps an epoch, a loss window logged every 50: the bar still shows a loss."""
+    drawn: list[str] = []
+
+    class LastDrawn(pl.Callback):
+        def on_train_end(self, trainer: pl.Trainer, *args: object) -> None:
+            drawn.append(trainer.progress_bar_callback.train_progress_bar.postfix)
+
+    cfg = make_cfg(*TINY, "callbacks=default", "trainer.max_epochs=1", output_dir=tmp_path / "r")
+    train(cfg, extra_callbacks=[LastDrawn()])
+    record = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert record["global_step"] < cfg.trainer.log_every_n_steps
+    assert drawn[0].startswith(f"loss={record['final']['train/loss_epoch']:.4g}, ")
+
+
 def test_sigterm_checkpoints_mid_epoch_and_the_resumed_run_matches_one_without(
     make_cfg, tmp_path: Path
 ) -> None:

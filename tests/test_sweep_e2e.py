@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from research.sweep.counts import count_trials
+from research.sweep.folders import NO_FOLDER
 from tests.conftest import REPO, run_cli, wandb_records
 
 STUDY = "t"
@@ -126,6 +127,16 @@ def test_trials_report_every_epoch_prune_fail_and_resume(tmp_path: Path) -> None
     assert len(study.trials) == 5
     assert [t.params["optimizer.lr"] for t in study.trials].count(1e-2) == 1
     assert Path(study.user_attrs["sweep_dir"]) != Path(summary["best_trial"]["output_dir"]).parent
+    for trial in study.trials:  # named as the study numbers them, in either sweep
+        assert Path(trial.user_attrs["output_dir"]).name == f"trial_{trial.number}"
+
+    # Once more: the study holds its 5 trials, nothing runs and no sweep folder is made.
+    folders = sorted((tmp_path / "multirun").glob("*/*"))
+    done = sweep(tmp_path, "hydra.sweeper.n_trials=5")
+    assert done.returncode == 0, output(done)
+    assert sorted((tmp_path / "multirun").glob("*/*")) == folders
+    assert NO_FOLDER in output(done) and len(load_study(tmp_path).trials) == 5
+    assert load_study(tmp_path).user_attrs["sweep_dir"] == study.user_attrs["sweep_dir"]
 
 
 def test_failures_are_recorded_until_the_failure_rate_is_exceeded(tmp_path: Path) -> None:
@@ -330,7 +341,7 @@ def test_ddp_trials_run_once_per_point_and_prune_on_every_rank(tmp_path: Path) -
     assert "Run pruned" in rank1_log.read_text(), "rank 1 ran in the trial's folder and stopped"
     sweeps = list((tmp_path / "multirun").glob("*/*"))
     assert len(sweeps) == 1, f"rank 1 must not start a sweep of its own: {sweeps}"
-    assert sorted(p.name for p in sweeps[0].iterdir() if p.is_dir()) == ["0", "1"]
+    assert sorted(p.name for p in sweeps[0].iterdir() if p.is_dir()) == ["trial_0", "trial_1"]
 
 
 @pytest.mark.slow

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from research.benchmark.launch import StepFailed, run_steps
-from research.benchmark.progress import Counts, reporting
+from research.benchmark.progress import reporting
 from research.benchmark.spec import Benchmark
 from research.benchmark.steps import VARIANTS, Step, final_step, tuning_step
 from research.benchmark.studies import (
-    count_results,
     counted_trials,
     fail_orphaned_trials,
     open_benchmark_storage,
+    progress_counts,
     tuned_params,
 )
 from research.config.errors import ConfigError
@@ -74,22 +74,8 @@ def run(bench: Benchmark, parallel: int, progress_every_s: float) -> None:
     storage = open_benchmark_storage(bench)
     pairs = [(w, o) for w in bench.workloads for o in bench.optimizers]
 
-    def count() -> Counts:
-        trials = sum(
-            min(bench.budget, counted_trials(storage, bench.study_name(w, o, r)))
-            for w, o in pairs
-            for r in range(bench.repeats)
-        )
-        runs = count_results(bench.out_dir / "runs")
-        return Counts(
-            trials,
-            len(pairs) * bench.repeats * bench.budget,
-            runs,
-            len(pairs) * len(VARIANTS) * len(bench.seeds),
-        )
-
     began = time.monotonic()
-    with reporting(count, progress_every_s, log.info):
+    with reporting(lambda: progress_counts(bench, storage), progress_every_s, log.info):
         orphans = fail_orphaned_trials(bench, storage)
         if orphans:
             log.info(

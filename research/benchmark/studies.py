@@ -4,28 +4,70 @@ hyperparameters (the best complete trial's values, as the run got them)."""
 from __future__ import annotations
 
 import json
+import statistics
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import text
 
+from research.benchmark.progress import Counts, Part
 from research.benchmark.spec import Benchmark, Optimizer, Workload
-from research.benchmark.steps import SELECTION_FILE, runs_dir
-from research.sweep.counts import count_trials
+from research.benchmark.steps import SELECTION_FILE, VARIANTS, runs_dir
+from research.sweep.counts import count_trials, is_counted_failure
 from research.sweep.storage import open_storage, sqlite_path, study_lock
 from research.sweep.summary import applied_params
 
 
-def counted_trials(storage: optuna.storages.BaseStorage, study_name: str) -> int:
+def _trials(storage: optuna.storages.BaseStorage, study_name: str) -> list[FrozenTrial]:
     try:
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
-        return 0
-    return count_trials(storage.get_all_trials(study_id, deepcopy=False)).counted
+        return []
+    return storage.get_all_trials(study_id, deepcopy=False)
+
+
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def counted_trials(storage: optuna.storages.BaseStorage, study_name: str) -> int:
+    return count_trials(_trials(storage, study_name)).counted
+
+
+def _seconds(trials: Iterable[FrozenTrial]) -> list[float]:
+    return [
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in trials
+        if t.datetime_start is not None and t.datetime_complete is not None
+    ]
+
+
+def progress_counts(bench: Benchmark, storage: optuna.storages.BaseStorage) -> Counts:
+    """Per workload, the trials that count (at most the budget per study) and the final runs
+    done, and what one of each takes: a trial the mean of the workload's counted trials, a
+    final run that of its complete ones (it trains to the end, as they did)."""
+    parts: dict[tuple[str, str], Part] = {}
+    studies = len(bench.optimizers) * bench.repeats
+    for w in bench.workloads:
+        done, counted_s, complete_s = 0, [], []
+        for o in bench.optimizers:
+            for r in range(bench.repeats):
+                trials = _trials(storage, bench.study_name(w, o, r))
+                counted = [t for t in trials if t.state in COUNTED_STATES or is_counted_failure(t)]
+                done += min(bench.budget, len(counted))
+                counted_s += _seconds(counted)
+                complete_s += _seconds(t for t in counted if t.state == TrialState.COMPLETE)
+        trial_s = statistics.fmean(counted_s) if counted_s else None
+        run_s = statistics.fmean(complete_s) if complete_s else trial_s
+        parts["trials", w.name] = Part(done, studies * bench.budget, trial_s)
+        runs = count_results(bench.out_dir / "runs" / w.name)
+        total = len(bench.optimizers) * len(VARIANTS) * len(bench.seeds)
+        parts["runs", w.name] = Part(runs, total, run_s)
+    return Counts(parts)
 
 
 def tuned_params(
@@ -57,8 +99,9 @@ def open_benchmark_storage(bench: Benchmark) -> RDBStorage:
     return open_storage(bench.storage)
 
 
-def count_results(folder: Path) -> int:
-    return sum(1 for _ in folder.glob("*/*/*/seed_*/results.json"))
+def count_results(workload_runs: Path) -> int:
+    """Final runs that ended, under runs/<workload>/<optimizer>/<variant>/seed_<n>/."""
+    return sum(1 for _ in workload_runs.glob("*/*/seed_*/results.json"))
 
 
 ORPHAN_AGE = timedelta(seconds=60)  # the sweeper's default grace period

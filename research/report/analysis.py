@@ -61,7 +61,7 @@ class Lead:
 
     best: GroupStats
     runner_up: GroupStats
-    difference: float
+    difference: float  # how far the best group's mean is ahead, in the better direction: >= 0
     test: stats.Welch | None
 
     @property
@@ -160,7 +160,7 @@ def lead(groups: list[GroupStats]) -> Lead | None:
     return Lead(
         best=best,
         runner_up=runner_up,
-        difference=best.final.mean - runner_up.final.mean,
+        difference=abs(best.final.mean - runner_up.final.mean),
         test=stats.welch_test(best.final_values, runner_up.final_values),
     )
 

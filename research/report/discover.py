@@ -7,6 +7,7 @@ wrote results still has the latter, and is reported as unfinished rather than sk
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,13 @@ def find_run_dirs(root: Path) -> list[Path]:
     return sorted(found, key=_natural_key)
 
 
-def _natural_key(path: Path) -> list[Any]:
-    """Multirun job folders 0, 1, ..., 10 in numeric order, not 0, 1, 10, 2."""
-    return [int(part) if part.isdigit() else part for part in path.parts]
+def _natural_key(path: Path) -> list[list[Any]]:
+    """Multirun job folders 0, 1, ..., 10 (and trial_0, ..., trial_10) in numeric order, not
+    0, 1, 10, 2: each name split into text and numbers (text first, so alike ones compare)."""
+    return [
+        [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", part)]
+        for part in path.parts
+    ]
 
 
 def open_storage(storage: str) -> Any:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 SPLITS = {"train": "training", "val": "validation", "test": "test"}
-QUANTITIES = {
+# A loss has no unit the report can name: a network's is cross-entropy (nats), a problem's
+# (research.problems) the objective's own value, linear or quadratic.
+QUANTITIES: dict[str, tuple[str, str | None]] = {
     "acc": ("accuracy", "fraction"),
-    "loss": ("loss", "nats"),
-    "loss_epoch": ("loss, epoch mean", "nats"),
+    "loss": ("loss", None),
+    "loss_epoch": ("loss, epoch mean", None),
 }
 TRAIN_LOSS_STEP = "train/loss"
 TRAIN_LOSS_EPOCH = "train/loss_epoch"
@@ -23,4 +25,4 @@ def metric_label(metric: str, unit: bool = True) -> str:
     if split not in SPLITS or quantity not in QUANTITIES:
         return metric
     name, units = QUANTITIES[quantity]
-    return f"{SPLITS[split]} {name}" + (f" ({units})" if unit else "")
+    return f"{SPLITS[split]} {name}" + (f" ({units})" if unit and units else "")

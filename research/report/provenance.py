@@ -41,16 +41,28 @@ def command(overrides: Sequence[str], multirun: bool) -> str:
     return " ".join([ENTRY, *(["-m"] if multirun else []), *map(shlex.quote, overrides)])
 
 
+def typed_overrides(hydra: dict[str, Any]) -> list[str]:
+    """What the user typed, from a recorded `hydra` node: the Hydra overrides
+    (`hydra/sweeper=optuna`, `hydra.sweeper.n_trials=20`, `hydra.sweep.dir=...`), less the
+    `hydra.mode` that Hydra adds for `-m`, then the task's."""
+    overrides = hydra.get("overrides") or {}
+    own = [o for o in overrides.get("hydra") or [] if not str(o).startswith("hydra.mode=")]
+    return [*own, *(overrides.get("task") or [])]
+
+
 def sweep_source(sweep: Path, runs: int) -> Source:
     hydra = (_load_yaml(sweep / MULTIRUN_YAML) or {}).get("hydra", {})
-    overrides = hydra.get("overrides", {}).get("task") or []
     cwd = hydra.get("runtime", {}).get("cwd")
-    return Source("multirun", str(sweep), command(overrides, multirun=True), cwd, runs)
+    return Source("multirun", str(sweep), command(typed_overrides(hydra), multirun=True), cwd, runs)
 
 
 def run_source(run: Run) -> Source:
     assert run.path is not None
-    overrides = _load_yaml(run.path / ".hydra" / "overrides.yaml") or []
+    hydra = (_load_yaml(run.path / ".hydra" / "hydra.yaml") or {}).get("hydra")
+    if isinstance(hydra, dict) and hydra.get("mode") == "RUN":
+        overrides = typed_overrides(hydra)
+    else:  # a sweep's job on its own: the sweep's Hydra settings are no part of its command
+        overrides = _load_yaml(run.path / ".hydra" / "overrides.yaml") or []
     cwd = (run.config.get("paths") or {}).get("root_dir")
     return Source("run", str(run.path), command(overrides, multirun=False), cwd, 1)
 

@@ -62,10 +62,11 @@ def lead_sentence(lead: Lead | None, metric: str) -> str:
             f"Tie: {lead.best.label} and {lead.runner_up.label} have the same mean final "
             f"{name}, {num(lead.best.final.mean)}: no best group."
         )
+    side = "higher" if lead.best.final.mean > lead.runner_up.final.mean else "lower"
     head = (
         f"Best: {lead.best.label}, final {name} "
         f"{num(lead.best.final.mean)} (n={lead.best.final.n}); lead over {lead.runner_up.label} "
-        f"(n={lead.runner_up.final.n}): {lead.difference:+.{DIGITS}f}."
+        f"(n={lead.runner_up.final.n}): {lead.difference:.{DIGITS}f} {side}."
     )
     if lead.test is None:
         return head + " Not tested: Welch's t-test needs at least two seeds in each group."

@@ -40,6 +40,7 @@ from research.sweep.counts import TrialCounts, count_trials
 from research.sweep.devices import devices_override, gpu_slots, visible_gpus
 from research.sweep.experiment import FIXED_ATTR, check_experiment, fixed_part
 from research.sweep.factories import check_several_objectives, make_pruner, make_sampler
+from research.sweep.folders import NO_FOLDER, SweepFolder, trial_subdir
 from research.sweep.legacy_space import legacy_params
 from research.sweep.liveness import fail_stale, record_heartbeat
 from research.sweep.outage import storage_error_in
@@ -180,24 +181,22 @@ class OptunaSweeperImpl:
             log.info("The grid has %d points: n_trials=%d", space.grid_size(), space.grid_size())
             self.n_trials = space.grid_size()
         sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
+        self.folder = SweepFolder(sweep_dir, self.config)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # Heartbeats are recorded by this loop itself (see storage.heartbeat).
             warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
             with study_lock(self.storage_url):
                 storage = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
-                study = self._study(storage, space, sweep_dir, fixed)
-            # Only now: a refused sweep (another experiment's study) leaves no folder.
-            sweep_dir.mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+                study = self._study(storage, space, fixed)
             counts = self._optimize_until_stopped(study, storage, space)
         metric = _plain(self.config.get("optimized_metric"))
         summary = summarize(study, counts, masked(self.storage_url), metric, self.n_trials)
         summary["trials_run_by_this_sweep"] = self.ran
-        path = write_results(summary, sweep_dir)
+        path = write_results(summary, sweep_dir) if self.folder.exists() else NO_FOLDER
         print_leaderboard(leaderboard(study, counts, metric))
         log.info("%s (%s)", self._result_line(study, summary, metric), path)
-        if self.wandb is not None:
+        if self.wandb is not None and self.folder.exists():
             wandb_summary.log_study(self.wandb, study, summary, sweep_dir)
         if self._too_many_failures(counts):
             raise TooManyFailuresError(
@@ -225,7 +224,7 @@ class OptunaSweeperImpl:
                 raise ConfigError(f"hydra.sweeper.{kind}: {error}") from None
 
     def _study(
-        self, storage: BaseStorage, space: SearchSpace, sweep_dir: Path, fixed: dict[str, Any]
+        self, storage: BaseStorage, space: SearchSpace, fixed: dict[str, Any]
     ) -> optuna.Study:
         """Create or load the study (under the study lock); an existing one must hold the same
         experiment (see `experiment`). The sampler seed is offset by the trials already there,
@@ -260,7 +259,6 @@ class OptunaSweeperImpl:
         if study_id is None:
             study.set_user_attr(FIXED_ATTR, fixed)
         study.set_user_attr(PRUNER_ATTR, self.pruner)
-        study.set_user_attr("sweep_dir", str(sweep_dir))
         study.set_user_attr("optimized_metric", _plain(self.config.get("optimized_metric")))
         for entry in self.enqueue:
             sampled = space.to_sampled(entry)
@@ -329,6 +327,7 @@ class OptunaSweeperImpl:
     def _run_batch(
         self, study: optuna.Study, storage: BaseStorage, space: SearchSpace, trials: list[Trial]
     ) -> None:
+        self.folder.make(study)
         if self.custom_search_space:
             extend = get_method(self.custom_search_space)
             for trial in trials:
@@ -392,6 +391,7 @@ class OptunaSweeperImpl:
         known = space.distributions
         extra = [f"{k}={v}" for k, v in trial.params.items() if k not in known]  # custom space
         overrides = [*space.overrides(trial.params), *extra, trial_node]
+        overrides += trial_subdir(self.config, trial.number)
         resume_from = trial.user_attrs.get(RESUME_FROM)
         if resume_from:  # the retry of a lost trial continues from where that one stopped
             overrides.append(f"ckpt_path={quoted(resume_from)}")

@@ -1,6 +1,7 @@
 """Files that are either the old version or the new one, never half of one: written to a
 temporary file in the same folder (same file system, so the rename is atomic), flushed to
-disk, then renamed over the target."""
+disk, then renamed over the target. The file gets the mode any other new file gets
+(0666 less the umask), not mkstemp's private 0600."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except OSError as error:
         raise WriteFailed(path, error) from error
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -39,6 +41,21 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         if cause is not None and not isinstance(error, WriteFailed):
             raise WriteFailed(path, cause) from error
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (another thread may
+    create files meanwhile); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def os_error_in(error: BaseException) -> OSError | None:

@@ -4,6 +4,7 @@ interquartile means across workloads and the performance profile of the tuned op
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -11,9 +12,11 @@ from matplotlib.ticker import MaxNLocator
 
 from research.report import stats
 from research.report.bench_analysis import Analysis
-from research.report.bench_load import clip_to_failure
+from research.report.bench_load import FinalRun, Workload, clip_to_failure
 from research.report.figures import new_figure, style
 from research.report.metrics import metric_label
+
+MAX_NAMED = 3  # runs a panel's clipping note names; it counts the others
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -47,34 +50,60 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
     return fig
 
 
+def clipped_note(w: Workload, runs: Sequence[FinalRun]) -> str:
+    """'2 run(s) worse than 220 drawn on the dashed line: sgd default seed 1 (1.2e+16), ...'
+    for the runs a panel draws at the failure value instead of their own result."""
+    worse = [
+        r for r in runs if clip_to_failure(r.test, w.failure_value, w.higher_is_better) != r.test
+    ]  # NaN too: it differs from everything
+    if not worse:
+        return ""
+    named = [
+        f"{r.optimizer} {r.variant} seed {r.seed} "
+        f"({f'{r.test:.3g}' if math.isfinite(r.test) else r.status})"
+        for r in worse
+    ]
+    more = f" and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else ""
+    return (
+        f"{len(worse)} run(s) worse than {w.failure_value:g} drawn on the dashed line: "
+        f"{', '.join(named[:MAX_NAMED])}{more}"
+    )
+
+
 def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
     """Per workload, each optimizer's final test metric over seeds: tuned (filled) and at its
-    defaults (open), seeds as dots; results worse than the failure value (dashed) sit on it."""
+    defaults (open), seeds as dots; results worse than the failure value (dashed) sit on it,
+    and the panel names them."""
     bench = analysis.bench
     rows, cols = _grid(len(bench.workloads))
     with style():
-        fig = new_figure(5.2 * cols, 3.6 * rows)
+        fig = new_figure(5.2 * cols, 3.6 * rows + 0.4)
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
         for ax, w in zip(axes, bench.workloads, strict=False):
+            drawn: list[FinalRun] = []
             for i, o in enumerate(bench.optimizers):
                 for shift, variant, face in (
                     (-0.15, "tuned", colors[o]),
                     (0.15, "default", "none"),
                 ):
+                    runs = bench.runs(w.name, o, variant)
+                    drawn += runs
                     values = [
-                        clip_to_failure(r.test, w.failure_value, w.higher_is_better)
-                        for r in bench.runs(w.name, o, variant)
+                        clip_to_failure(r.test, w.failure_value, w.higher_is_better) for r in runs
                     ]
                     ax.scatter([i + shift] * len(values), values, s=24, edgecolors=colors[o],
                                facecolors=face, label=variant if i == 0 else None)  # fmt: skip
-            ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1)
+            ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1,
+                       label="failure value" if ax is axes[0] else None)  # fmt: skip
             ax.set_xticks(range(len(bench.optimizers)), bench.optimizers)
-            ax.set_title(w.name)
+            note = clipped_note(w, drawn)
+            ax.set_title(w.name + (f"\n{note}" if note else ""), wrap=True,
+                         fontsize=9 if note else None)  # fmt: skip
             ax.set_ylabel(metric_label(w.test_metric))
         for ax in axes[len(bench.workloads) :]:
             ax.set_visible(False)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 

@@ -4,7 +4,10 @@ Hues come from colour-blind-safe qualitative palettes (Okabe & Ito 2008, then Pa
 "muted"), so no two optimizers get hues a reader confuses. A hue belongs to an optimizer (a
 *family*); groups of one family (the same optimizer at several learning rates) get shades of
 its hue, dark to light in the order given, so a learning-rate ladder reads as a lightness
-ladder and the optimizer stays recognisable in every figure.
+ladder and the optimizer stays recognisable in every figure. A reader tells about three
+shades of one hue apart, not nine: a larger family shares each of three shades between
+neighbouring groups, and groups that share a colour (also hues repeated past the palette)
+differ by their line's marker, so each curve matches one legend entry.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ TOL_MUTED = ("#332288", "#117733", "#882255", "#44AA99", "#999933", "#AA4499", "
 HUES = OKABE_ITO + TOL_MUTED
 NEUTRAL: Color = (0.3, 0.3, 0.3)  # a family line when there is only one family
 SHADES = (-0.35, 0.45)  # darkest (mixed with black) and lightest (mixed with white) shade
+MAX_SHADES = 3  # shades of one hue a reader tells apart
+MARKERS = ("s", "^", "D", "v", "P", "X", "*", "p")  # after the first of a colour; "o": a dot
 
 
 def hue(index: int) -> Color:
@@ -62,11 +67,24 @@ def palette(labels: Iterable[str], families: Mapping[str, str] | None = None) ->
         if len(labels_of_family) == 1:
             colors[labels_of_family[0]] = hue(i)
             continue
-        for amount, label in zip(
-            np.linspace(*SHADES, len(labels_of_family)), labels_of_family, strict=True
-        ):
-            colors[label] = shade(hue(i), float(amount))
+        n = len(labels_of_family)
+        amounts = np.linspace(*SHADES, min(n, MAX_SHADES))
+        for position, label in enumerate(labels_of_family):  # neighbours share a shade
+            colors[label] = shade(hue(i), float(amounts[position * len(amounts) // n]))
     return colors
+
+
+def group_markers(colors: Mapping[str, Color], labels: Iterable[str]) -> dict[str, str | None]:
+    """The marker of each group's line: none for the first group of a colour, then one of
+    MARKERS for each further group of that colour (in the order given)."""
+    taken: dict[Color, int] = {}
+    markers: dict[str, str | None] = {}
+    for label in dict.fromkeys(labels):
+        color = group_color(colors, label)
+        n = taken.get(color, 0)
+        taken[color] = n + 1
+        markers[label] = None if n == 0 else MARKERS[(n - 1) % len(MARKERS)]
+    return markers
 
 
 def group_color(colors: Mapping[str, Color], label: str) -> Color:

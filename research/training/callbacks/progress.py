@@ -74,9 +74,15 @@ class StepProgressBar(TQDMProgressBar):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule
     ) -> dict[str, int | str | float | dict[str, float]]:
         """The last logged training loss and the last validation metrics, not Lightning's
-        `v_num` (a logger version nobody looks up)."""
+        `v_num` (a logger version nobody looks up). Where an epoch is shorter than
+        `log_every_n_steps`, the loss is the last epoch's mean: a window of steps may not have
+        been logged yet, or be older than that epoch."""
         shown: dict[str, int | str | float | dict[str, float]] = {}
         loss = getattr(pl_module, "last_logged_loss", None)
+        epoch_loss = trainer.callback_metrics.get("train/loss_epoch")
+        short = loss is None or steps_per_epoch(trainer) < trainer.log_every_n_steps
+        if short and epoch_loss is not None:
+            loss = epoch_loss.item()
         if loss is not None:
             shown["loss"] = f"{loss:.4g}"
         for name in ("val/loss", "val/acc"):
