@@ -11,7 +11,6 @@ from typing import Any
 
 import optuna
 import pytest
-import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
@@ -149,6 +148,4 @@ def test_a_sweep_of_another_experiment_is_refused_and_a_full_study_runs_nothing(
         f"Study {STUDY} already held 1 counted trial(s) (n_trials=1): nothing ran; its best "
         f"val/acc: {trial.value} with {trial.params}"
     ) in last, output(again)
-    (new_sweep,) = set((tmp_path / "multirun").glob("*/*")) - set(sweeps)
-    record = yaml.safe_load((new_sweep / "optimization_results.yaml").read_text())
-    assert record["trials_run_by_this_sweep"] == 0 and record["best_value"] == trial.value
+    assert sorted((tmp_path / "multirun").glob("*/*")) == sweeps, "nothing ran: no sweep folder"
