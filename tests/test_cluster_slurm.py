@@ -62,7 +62,7 @@ def test_scancel_of_one_array_job_loses_only_its_trial_which_resumes(
     try:
         # Trial 1 (array task 1) has written a checkpoint: cancel its job mid-run.
         checkpoint = wait_for(
-            lambda: next(tmp_path.glob("multirun/*/*/1/checkpoints/last.ckpt"), None), 240,
+            lambda: next(tmp_path.glob("multirun/*/*/trial_1/checkpoints/last.ckpt"), None), 240,
             "trial 1's first checkpoint",
         )  # fmt: skip
         job = wait_for(lambda: next((j for j in squeue(slurm) if j.endswith("_1")), None), 30,
@@ -107,8 +107,8 @@ def test_a_requeued_job_resumes_its_trial_from_its_last_checkpoint(
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: next(tmp_path.glob("multirun/*/*/0/checkpoints/last.ckpt"), None), 240,
-                 "trial 0's first checkpoint")  # fmt: skip
+        first = "multirun/*/*/trial_0/checkpoints/last.ckpt"
+        wait_for(lambda: next(tmp_path.glob(first), None), 240, "trial 0's first checkpoint")
         job = wait_for(lambda: next(iter(squeue(slurm)), None), 30, "job")
         scontrol(slurm, "requeue", job)
         # SLURM holds a requeued job back for two minutes; a test need not wait for that.
