@@ -11,8 +11,9 @@ Conventions (stated in the report):
   resamples of the N trial values (seed `SEED`);
 - with an adaptive sampler (trials are not independent draws) the curve is instead the
   best-so-far after k trials averaged over repeated studies, the band a bootstrap over studies;
-- the leader at budget k is tested against the runner-up by the same resamples: the two-sided
-  p-value is twice the smaller tail of the bootstrap distribution of their difference.
+- the leader at budget k is tested against the runner-up by a permutation test of their
+  difference at k (`stats.permutation_p`): the two optimizers' studies are independent, so their
+  trials (adaptive samplers: their studies) are pooled and split again, never paired.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from research.report import stats
 
 RESAMPLES = 2_000
 SEED = 0
@@ -60,19 +63,22 @@ def bootstrap_curves(
 
 @dataclass(frozen=True)
 class BudgetCurve:
-    """One optimizer on one workload: the curve over k = 1..K and its band."""
+    """One optimizer on one workload: the curve over k = 1..K, its band, and what it was
+    estimated from, for the test between optimizers."""
 
     expected_best: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
-    resamples: np.ndarray  # (RESAMPLES x K), for tests between optimizers
+    observed: np.ndarray  # the N trial values, or (adaptive) studies x K best-so-far values
+    adaptive: bool = False
 
 
 def budget_curve(values: Sequence[float], budget: int, higher_is_better: bool) -> BudgetCurve:
     samples = bootstrap_curves(values, budget, higher_is_better)
     tail = (1.0 - CONFIDENCE) / 2.0
     low, high = np.quantile(samples, [tail, 1.0 - tail], axis=0)
-    return BudgetCurve(expected_best(values, budget, higher_is_better), low, high, samples)
+    estimate = expected_best(values, budget, higher_is_better)
+    return BudgetCurve(estimate, low, high, np.asarray(values, dtype=float))
 
 
 def best_so_far(values: Sequence[float], budget: int, higher_is_better: bool) -> np.ndarray:
@@ -98,7 +104,7 @@ def best_so_far_curve(
         samples = np.nanmean(curves[draws], axis=1)
     tail = (1.0 - CONFIDENCE) / 2.0
     low, high = np.nanquantile(samples, [tail, 1.0 - tail], axis=0)
-    return BudgetCurve(np.nanmean(curves, axis=0), low, high, samples)
+    return BudgetCurve(np.nanmean(curves, axis=0), low, high, curves, adaptive=True)
 
 
 def budgets_to_compare(budget: int) -> list[int]:
@@ -115,6 +121,23 @@ class Leader:
     p_value: float | None
 
 
+def units_at(curve: BudgetCurve, k: int) -> np.ndarray:
+    """The independent observations behind the curve's value at k: the trial values, or
+    (adaptive) the best-so-far after k of each study that ran k trials."""
+    if not curve.adaptive:
+        return curve.observed
+    column = curve.observed[:, k - 1]
+    return column[np.isfinite(column)]
+
+
+def estimates_at(rows: np.ndarray, k: int, higher_is_better: bool, adaptive: bool) -> np.ndarray:
+    """The curve's value at k computed from each row of units (splits x units)."""
+    if adaptive:
+        return rows.mean(axis=1)
+    sign = 1.0 if higher_is_better else -1.0
+    return sign * (np.sort(sign * rows, axis=1) @ dodge_weights(rows.shape[1], k)[k - 1])
+
+
 def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool) -> Leader:
     """The optimizer with the best expected result after k trials, tested against the next."""
     sign = 1.0 if higher_is_better else -1.0
@@ -124,6 +147,12 @@ def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool)
         return Leader(k, winner, None, math.nan, None)
     second = ranked[1]
     difference = sign * (curves[winner].expected_best[k - 1] - curves[second].expected_best[k - 1])
-    d = sign * (curves[winner].resamples[:, k - 1] - curves[second].resamples[:, k - 1])
-    p = min(1.0, 2.0 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
+    x, y = units_at(curves[winner], k), units_at(curves[second], k)
+    adaptive = curves[winner].adaptive
+
+    def gap(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        at = estimates_at(xs, k, higher_is_better, adaptive)
+        return sign * (at - estimates_at(ys, k, higher_is_better, adaptive))
+
+    p = stats.permutation_p(x, y, gap) if x.size and y.size else None
     return Leader(k, winner, second, float(difference), p)

@@ -10,8 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from research.report import stats
-from research.report.bench_analysis import Analysis
-from research.report.bench_load import clip_to_failure
+from research.report.bench_analysis import Analysis, outcome
 from research.report.figures import new_figure, style
 from research.report.metrics import metric_label
 
@@ -49,7 +48,8 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
 
 def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
     """Per workload, each optimizer's final test metric over seeds: tuned (filled) and at its
-    defaults (open), seeds as dots; results worse than the failure value (dashed) sit on it."""
+    defaults (open), seeds as dots; diverged runs (worse than the failure value, dashed) sit
+    on it."""
     bench = analysis.bench
     rows, cols = _grid(len(bench.workloads))
     with style():
@@ -61,10 +61,8 @@ def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -
                     (-0.15, "tuned", colors[o]),
                     (0.15, "default", "none"),
                 ):
-                    values = [
-                        clip_to_failure(r.test, w.failure_value, w.higher_is_better)
-                        for r in bench.runs(w.name, o, variant)
-                    ]
+                    runs = bench.runs(w.name, o, variant)
+                    values = [v for r in runs if (v := outcome(w, r, "test")) is not None]
                     ax.scatter([i + shift] * len(values), values, s=24, edgecolors=colors[o],
                                facecolors=face, label=variant if i == 0 else None)  # fmt: skip
             ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1)
