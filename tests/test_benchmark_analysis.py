@@ -13,18 +13,32 @@ import numpy as np
 import pytest
 from scipy.stats import permutation_test, ttest_ind
 
-from research.report.bench_analysis import Analysis, analyze, diverged, outcome
+from research.report.bench_analysis import (
+    Table,
+    aggregate_tables,
+    analyze,
+    budget_table,
+    curves_of,
+    diverged,
+    finals_table,
+    leaders_table,
+    outcome,
+    portfolio_table,
+    resolve_targets,
+    target_tables,
+)
 from research.report.bench_load import Benchmark, FinalRun, Workload
-from research.report.budget import expected_best
+from research.report.budget import best_so_far, expected_best
 
 QUAD = Workload("quad", "val/loss", "test/loss", False, 220.0, None)
 CLS = Workload("cls", "val/acc", "test/acc", True, 0.1, 0.5)
-TRIALS = {
+TRIALS: dict[tuple[str, str], list[float]] = {
     ("quad", "a"): [100.0, 220.0, 120.0, 110.0],
     ("quad", "b"): [150.0, 160.0, 140.0, 155.0],
     ("cls", "a"): [0.6, 0.5, 0.55, 0.4],
     ("cls", "b"): [0.3, 0.35, 0.2, 0.25],
 }
+TRIALS_STUDIES = {key: [values] for key, values in TRIALS.items()}  # random search: one study
 
 
 def _run(
@@ -41,12 +55,11 @@ def _run(
     return FinalRun(
         workload=w.name, optimizer=optimizer, variant=variant, seed=seed, status=status,
         val=val, test=test, steps=[float(s) for s, _ in history],
-        values=[v for _, v in history], global_step=int(history[-1][0]),
-        wall_time_s=history[-1][0] / 10, path=Path("."),
+        values=[v for _, v in history], global_step=30, wall_time_s=3.0, path=Path("."),
     )  # fmt: skip
 
 
-def _bench() -> Benchmark:
+def _bench(**changes: object) -> Benchmark:
     finals = [
         # quad, minimised, failure value 220
         _run(QUAD, "a", "tuned", 0, 98.0, 98.5, [(10, 150.0), (20, 100.0), (30, 98.0)]),
@@ -80,20 +93,17 @@ def _bench() -> Benchmark:
         _run(CLS, "b", "default", 1, 0.25, 0.24),
         _run(CLS, "b", "default", 2, 0.22, 0.23),
     ]
-    return Benchmark(
+    bench = Benchmark(
         name="memory", out_dir=Path("."), budget=4, seeds=[0, 1, 2], workloads=[QUAD, CLS],
-        optimizers=["a", "b"], trials={key: [values] for key, values in TRIALS.items()},
+        optimizers=["a", "b"], trials=TRIALS_STUDIES,
         finals=finals,
     )  # fmt: skip
+    for key, value in changes.items():
+        setattr(bench, key, value)
+    return bench
 
 
-@pytest.fixture(scope="module")
-def analysis() -> Analysis:
-    return analyze(_bench())
-
-
-def _rows(analysis: Analysis, table: str) -> list[dict[str, object]]:
-    t = analysis.tables[table]
+def _rows(t: Table) -> list[dict[str, object]]:
     return [dict(zip(t.columns, row, strict=True)) for row in t.rows]
 
 
@@ -116,8 +126,11 @@ def test_a_run_is_diverged_when_stopped_so_or_worse_than_the_failure_value() -> 
     assert outcome(QUAD, failed, "test") is None
 
 
-def test_tuned_vs_default_leaves_diverged_runs_out_and_counts_them(analysis: Analysis) -> None:
-    rows = {(r["workload"], r["optimizer"]): r for r in _rows(analysis, "tuned_vs_default")}
+def test_tuned_vs_default_leaves_diverged_runs_out_and_counts_them() -> None:
+    table = finals_table(_bench())
+    assert table.name == "tuned_vs_default"
+    rows = {(r["workload"], r["optimizer"]): r for r in _rows(table)}
+    assert list(rows) == [("quad", "a"), ("quad", "b"), ("cls", "a"), ("cls", "b")]
     a = rows["quad", "a"]
     # tuned: 98.5 and 99.5 (seed 2 diverged); default: 151 only (6e24 and the stopped run out)
     assert (a["tuned_mean"], a["tuned_n"], a["tuned_diverged"]) == (99.0, 2, 1)
@@ -130,9 +143,26 @@ def test_tuned_vs_default_leaves_diverged_runs_out_and_counts_them(analysis: Ana
     assert b["tuned_mean"] == pytest.approx((131 + 136 + 199) / 3)
     welch = ttest_ind([131.0, 136.0, 199.0], [171.0, 176.0, 181.0], equal_var=False)
     assert b["p_value"] == pytest.approx(welch.pvalue)
+    assert (b["tuned_ci_low"], b["tuned_ci_high"]) == (131.0, 199.0)  # see test_report_stats
+    assert (b["default_ci_low"], b["default_ci_high"]) == (171.0, 181.0)
+    assert b["metric"] == "test/loss"
     cls = rows["cls", "a"]
     assert (cls["default_mean"], cls["default_n"], cls["default_diverged"]) == (0.345, 2, 1)
     assert cls["tuned_mean"] == pytest.approx((0.59 + 0.61 + 0.44) / 3)
+    assert cls["metric"] == "test/acc"
+
+
+def test_tuned_vs_default_keeps_a_pair_whose_runs_all_diverged() -> None:
+    runs = [
+        _run(QUAD, "a", "tuned", 0, 6e24, 6e24),
+        _run(QUAD, "a", "tuned", 1, 300.0, 300.0),
+        _run(QUAD, "b", "default", 0, 100.0, 101.0, status="failed"),
+    ]
+    rows = _rows(finals_table(_bench(finals=runs, workloads=[QUAD])))
+    # a: nothing in the mean, both runs diverged; b: no run with a verdict, no row
+    assert [(r["optimizer"], r["tuned_n"], r["tuned_diverged"]) for r in rows] == [("a", 0, 2)]
+    assert (rows[0]["default_n"], rows[0]["default_diverged"]) == (0, 0)
+    assert math.isnan(rows[0]["tuned_mean"]) and rows[0]["p_value"] is None
 
 
 def _scipy_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> float:
@@ -147,8 +177,11 @@ def _scipy_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> 
     )
 
 
-def test_leaders_are_tested_by_exact_permutation(analysis: Analysis) -> None:
-    rows = _rows(analysis, "leaders")
+def test_leaders_are_tested_by_exact_permutation() -> None:
+    bench = _bench()
+    table = leaders_table(bench, curves_of(bench))
+    assert table.name == "leaders"
+    rows = _rows(table)
     assert [(r["workload"], r["k"]) for r in rows] == [
         ("quad", 1), ("quad", 2), ("quad", 4), ("cls", 1), ("cls", 2), ("cls", 4),
     ]  # fmt: skip
@@ -162,10 +195,46 @@ def test_leaders_are_tested_by_exact_permutation(analysis: Analysis) -> None:
         assert row["p_value"] == pytest.approx(_scipy_p(a, b, k, w.higher_is_better))
     # cls: every trial of a beats every trial of b; 2 of the 70 splits are as extreme
     assert rows[3]["p_value"] == pytest.approx(2 / 70)
+    # one optimizer only: no runner-up, no test
+    alone = _bench(optimizers=["a"], workloads=[CLS])
+    rows = _rows(leaders_table(alone, curves_of(alone)))
+    assert [(r["k"], r["leader"], r["runner_up"], r["p_value"]) for r in rows] == [
+        (1, "a", None, None), (2, "a", None, None), (4, "a", None, None),
+    ]  # fmt: skip
 
 
-def test_the_defaults_portfolio_scores_diverged_defaults_as_failures(analysis: Analysis) -> None:
-    rows = {r["workload"]: r for r in _rows(analysis, "defaults_vs_tuning")}
+def test_budget_curves_and_table() -> None:
+    bench = _bench()
+    curves = curves_of(bench)
+    assert set(curves) == set(TRIALS)
+    rows = _rows(budget_table(bench, curves))
+    assert len(rows) == 4 * 4
+    for row in rows:
+        w = QUAD if row["workload"] == "quad" else CLS
+        k = row["k"]
+        curve = curves[w.name, row["optimizer"]]
+        assert row["expected_best"] == pytest.approx(
+            expected_best(TRIALS[w.name, row["optimizer"]], 4, w.higher_is_better)[k - 1]
+        )
+        assert (row["ci_low"], row["ci_high"]) == (curve.ci_low[k - 1], curve.ci_high[k - 1])
+    assert [r["k"] for r in rows[:4]] == [1, 2, 3, 4]
+    # the band of quad/b at k = 1 lies inside its trials' range, at k = 4 it is narrower
+    assert 140 <= rows[4]["ci_low"] < rows[4]["ci_high"] <= 160
+    # an adaptive sampler: the best-so-far of each study, averaged; a pair without trials has none
+    studies = {("quad", "a"): [[120.0, 100.0, 130.0, 90.0], [110.0, 115.0, 105.0, 95.0]]}
+    adaptive = _bench(sampler="tpe", trials=studies, workloads=[QUAD])
+    curve = curves_of(adaptive)
+    assert list(curve) == [("quad", "a")]
+    expected = np.mean([best_so_far(s, 4, False) for s in studies["quad", "a"]], axis=0)
+    assert curve["quad", "a"].expected_best == pytest.approx(expected)
+    assert curve["quad", "a"].adaptive
+
+
+def test_the_defaults_portfolio_scores_diverged_defaults_as_failures() -> None:
+    bench = _bench()
+    table = portfolio_table(bench, curves_of(bench))
+    assert table.name == "defaults_vs_tuning"
+    rows = {r["workload"]: r for r in _rows(table)}
     quad = rows["quad"]
     # per seed, the best default validation loss: seed 0 min(220 [6e24], 170), seed 1
     # min(220 [stopped as diverged at 160], 175), seed 2 min(150, 180); the failed seed 3 is out
@@ -181,17 +250,40 @@ def test_the_defaults_portfolio_scores_diverged_defaults_as_failures(analysis: A
     assert (cls["best_default"], cls["tuned_optimizers_beaten"]) == ("a", 1)
 
 
-def test_the_measured_target_counts_diverged_runs_as_failures(analysis: Analysis) -> None:
+def test_the_measured_target_counts_diverged_runs_as_failures() -> None:
     # a's tuned validation losses 98, 99 and 220 (seed 2 stopped as diverged): median 99,
     # better than b's 135; leaving the diverged run out would give 98.5
-    target, how = analysis.targets["quad"]
+    targets = resolve_targets(_bench())
+    target, how = targets["quad"]
     assert target == 99.0
     assert how == "measured in this benchmark: median over 3 seeds of tuned a's final val/loss"
-    assert analysis.targets["cls"] == (0.5, "from the benchmark config")
+    assert targets["cls"] == (0.5, "from the benchmark config")
+    # every tuned run diverged: no target, said so
+    runs = [
+        _run(QUAD, "a", "tuned", 0, 6e24, 6e24),
+        _run(QUAD, "b", "tuned", 0, 100.0, math.nan, status="diverged"),
+        _run(QUAD, "b", "tuned", 1, 90.0, 90.0, status="failed"),
+    ]
+    assert resolve_targets(_bench(finals=runs, workloads=[QUAD]))["quad"] == (
+        None,
+        "measured in this benchmark: not measured: no tuned run finished without diverging",
+    )
+    # the best median can come from an optimizer with a diverged seed: a (100, 220, 110) has
+    # median 110 < b's 150
+    runs = [
+        _run(QUAD, "a", "tuned", 0, 100.0, 100.0),
+        _run(QUAD, "a", "tuned", 1, 1e9, 1e9),
+        _run(QUAD, "a", "tuned", 2, 110.0, 110.0),
+        _run(QUAD, "b", "tuned", 0, 150.0, 150.0),
+    ]
+    assert resolve_targets(_bench(finals=runs, workloads=[QUAD]))["quad"][0] == 110.0
 
 
-def test_time_to_target_and_the_algoperf_score(analysis: Analysis) -> None:
-    per_run = _rows(analysis, "time_to_target")
+def test_time_to_target_and_the_algoperf_score() -> None:
+    bench = _bench()
+    per_run_table, scores_table, profiles = target_tables(bench, resolve_targets(bench))
+    assert (per_run_table.name, scores_table.name) == ("time_to_target", "algoperf_score")
+    per_run = _rows(per_run_table)
     # 12 runs with a verdict per workload (the failed run is not one)
     assert len(per_run) == 24
     steps = {(r["workload"], r["optimizer"], r["variant"], r["seed"]): r["steps"] for r in per_run}
@@ -205,14 +297,23 @@ def test_time_to_target_and_the_algoperf_score(analysis: Analysis) -> None:
     assert walls["quad", "a", "tuned", 2] == pytest.approx(
         2.0
     )  # 2.0 s over 20 steps, reached at 20
-    np.testing.assert_allclose(analysis.profiles["steps"]["a"], [1.0, 1.5])
-    np.testing.assert_allclose(analysis.profiles["steps"]["b"], [math.inf, 1.0])
-    scores = {r["optimizer"]: r for r in _rows(analysis, "algoperf_score")}
+    assert {r["target"] for r in per_run if r["workload"] == "quad"} == {99.0}
+    np.testing.assert_allclose(profiles["steps"]["a"], [1.0, 1.5])
+    np.testing.assert_allclose(profiles["steps"]["b"], [math.inf, 1.0])
+    np.testing.assert_allclose(profiles["wall"]["a"], [1.0, 1.5])
+    scores = {r["optimizer"]: r for r in _rows(scores_table)}
     # area up to tau = 4 over 3: a (3 + 2.5) / 2 / 3, b (0 + 3) / 2 / 3
     assert scores["a"]["score_steps"] == pytest.approx(5.5 / 6)
     assert scores["b"]["score_steps"] == pytest.approx(0.5)
     assert (scores["a"]["reached"], scores["b"]["reached"]) == (2, 1)
     assert scores["a"]["score_wall"] == pytest.approx(5.5 / 6)
+    assert scores["a"]["workloads"] == 2
+    # a run that logged no validation step never reaches a target; neither does a workload
+    # without a target have rows
+    silent = [_run(CLS, "a", "tuned", 0, 0.9, 0.9, []), _run(CLS, "a", "tuned", 1, 0.9, 0.9)]
+    quiet = _bench(finals=silent, workloads=[CLS, QUAD], optimizers=["a"])
+    rows = _rows(target_tables(quiet, {"cls": (0.5, ""), "quad": (None, "")})[0])
+    assert [(r["seed"], r["steps"], r["wall_s"]) for r in rows] == [(0, None, None), (1, 30.0, 3.0)]
 
 
 # Normalised test scores by seed, 0 at the failure value and 1 at the workload's best run with a
@@ -227,8 +328,11 @@ NORMALISED = {
 }
 
 
-def test_iqm_of_clipped_normalised_scores(analysis: Analysis) -> None:
-    rows = {(r["optimizer"], r["variant"]): r for r in _rows(analysis, "iqm")}
+def test_iqm_and_probability_of_improvement_of_clipped_normalised_scores() -> None:
+    iqm, improvement = aggregate_tables(_bench())
+    assert (iqm.name, improvement.name) == ("iqm", "probability_of_improvement")
+    rows = {(r["optimizer"], r["variant"]): r for r in _rows(iqm)}
+    assert list(rows) == [("a", "tuned"), ("a", "default"), ("b", "tuned"), ("b", "default")]
     for key, matrix in NORMALISED.items():
         pooled = np.sort(np.ravel(matrix))
         # six runs: 25% of 6 rounds down to 1 cut from each end
@@ -237,10 +341,7 @@ def test_iqm_of_clipped_normalised_scores(analysis: Analysis) -> None:
         assert rows[key]["ci_low"] <= rows[key]["iqm"] <= rows[key]["ci_high"]
     # skewed enough that the plain mean differs
     assert rows["a", "default"]["iqm"] != pytest.approx(np.mean(NORMALISED["a", "default"]))
-
-
-def test_probability_of_improvement_on_normalised_scores(analysis: Analysis) -> None:
-    rows = {(r["x"], r["y"]): r for r in _rows(analysis, "probability_of_improvement")}
+    rows = {(r["x"], r["y"]): r for r in _rows(improvement)}
     assert set(rows) == {
         ("a tuned", "b tuned"), ("b tuned", "a tuned"), ("a tuned", "a default"),
         ("b tuned", "b default"),
@@ -250,3 +351,18 @@ def test_probability_of_improvement_on_normalised_scores(analysis: Analysis) -> 
     assert rows["b tuned", "a tuned"]["probability"] == pytest.approx((3 / 9 + 0) / 2)
     # b tuned vs b default: every tuned run above every default one but quad's 21 (< 39, 44, 49)
     assert rows["b tuned", "b default"]["probability"] == pytest.approx((6 / 9 + 1) / 2)
+    for row in rows.values():
+        assert row["ci_low"] <= row["probability"] <= row["ci_high"]
+
+
+def test_analyze_puts_every_table_together() -> None:
+    bench = _bench()
+    analysis = analyze(bench)
+    assert list(analysis.tables) == [
+        "budget", "leaders", "tuned_vs_default", "defaults_vs_tuning", "iqm",
+        "probability_of_improvement", "time_to_target", "algoperf_score",
+    ]  # fmt: skip
+    assert analysis.bench is bench and set(analysis.curves) == set(TRIALS)
+    assert analysis.targets == resolve_targets(bench)
+    assert analysis.tables["leaders"].rows == leaders_table(bench, curves_of(bench)).rows
+    np.testing.assert_allclose(analysis.profiles["steps"]["b"], [math.inf, 1.0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -81,6 +82,13 @@ def test_adaptive_samplers_get_the_best_so_far_averaged_over_studies() -> None:
     assert (curve.ci_low[0], curve.ci_high[0]) == (0.5, 2.0)
     minimised = best_so_far_curve([[3.0, 1.0, 2.0]], 3, False)
     assert minimised.expected_best == pytest.approx([3.0, 1.0, 1.0])
+    # a resample of only the study that stopped after one trial has no value at k = 2, 3: left
+    # out of the band quietly, not averaged as NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        short = best_so_far_curve([[1.0, 3.0, 2.0], [0.5]], 3, True)
+    assert short.expected_best == pytest.approx([0.75, 3.0, 3.0])
+    assert (short.ci_low[0], short.ci_high[0], short.ci_low[2]) == (0.5, 1.0, 3.0)
 
 
 def _trial(state: TrialState, value: float | None = None, **kw: object) -> object:

@@ -70,6 +70,9 @@ def test_t_interval() -> None:
     low, high = stats.t_ci([1.0, 2.0, 3.0, 4.0])
     assert low == pytest.approx(2.5 - 2.0542603, abs=1e-6)
     assert high == pytest.approx(2.5 + 2.0542603, abs=1e-6)
+    # (1, 3): s / sqrt(2) = 1, t_{0.975, 1} = 12.7062047; one value has no interval
+    assert stats.t_ci([1.0, 3.0]) == pytest.approx((2 - 12.7062047, 2 + 12.7062047))
+    assert all(math.isnan(v) for v in stats.t_ci([1.0]))
 
 
 def test_welch_t_test() -> None:
@@ -131,6 +134,15 @@ def test_performance_profile_and_algoperf_score() -> None:
     # Score: mean over tasks of max(0, 4 - r) / (4 - 1): first (3+2+0) / 9, other (2+3+3) / 9.
     assert stats.algoperf_score(ratios["first"]) == pytest.approx(5 / 9)
     assert stats.algoperf_score(ratios["other"]) == pytest.approx(8 / 9)
+
+
+def test_performance_profile_of_one_task_and_of_none() -> None:
+    taus = np.array([1, 2, 4])
+    one = stats.performance_profile(np.array([2.0]), taus)
+    np.testing.assert_array_equal(one, [0.0, 1.0, 1.0])
+    none = stats.performance_profile(np.array([]), taus)
+    assert none.dtype == np.float64 and list(none) == [0.0, 0.0, 0.0]
+    assert math.isnan(stats.algoperf_score(np.array([])))
 
 
 def test_profile_when_nobody_reaches_a_task() -> None:

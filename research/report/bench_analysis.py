@@ -326,7 +326,9 @@ def aggregate_tables(bench: Benchmark) -> tuple[Table, Table]:
     return iqm, improvement
 
 
-def analyze(bench: Benchmark) -> Analysis:
+def curves_of(bench: Benchmark) -> dict[tuple[str, str], BudgetCurve]:
+    """Each (workload, optimizer)'s budget curve: Dodge's estimator for random search, the
+    best-so-far averaged over repeated studies for an adaptive sampler."""
     curves = {}
     for w in bench.workloads:
         for o in bench.optimizers:
@@ -335,6 +337,11 @@ def analyze(bench: Benchmark) -> Analysis:
                 curves[w.name, o] = best_so_far_curve(studies, bench.budget, w.higher_is_better)
             elif studies:
                 curves[w.name, o] = budget_curve(studies[0], bench.budget, w.higher_is_better)
+    return curves
+
+
+def analyze(bench: Benchmark) -> Analysis:
+    curves = curves_of(bench)
     targets = resolve_targets(bench)
     per_run, scores, profiles = target_tables(bench, targets)
     iqm, improvement = aggregate_tables(bench)
