@@ -50,12 +50,15 @@ def _run(
     test: float,
     history: list[tuple[int, float]] | None = None,
     status: str = "completed",
+    wall_time_s: float = 3.0,
+    global_step: int = 30,
 ) -> FinalRun:
     history = history if history is not None else [(30, val)]
     return FinalRun(
         workload=w.name, optimizer=optimizer, variant=variant, seed=seed, status=status,
         val=val, test=test, steps=[float(s) for s, _ in history],
-        values=[v for _, v in history], global_step=30, wall_time_s=3.0, path=Path("."),
+        values=[v for _, v in history], global_step=global_step, wall_time_s=wall_time_s,
+        path=Path("."),
     )  # fmt: skip
 
 
@@ -86,9 +89,10 @@ def _bench(**changes: object) -> Benchmark:
         _run(CLS, "a", "default", 0, 0.3, 0.05),
         _run(CLS, "a", "default", 1, 0.35, 0.34),
         _run(CLS, "a", "default", 2, 0.36, 0.35),
-        _run(CLS, "b", "tuned", 0, 0.3, 0.29, [(10, 0.5), (20, 0.4), (30, 0.3)]),
-        _run(CLS, "b", "tuned", 1, 0.35, 0.36, [(10, 0.2), (20, 0.55), (30, 0.35)]),
-        _run(CLS, "b", "tuned", 2, 0.32, 0.31, [(10, 0.1), (20, 0.2), (30, 0.32)]),
+        # b's runs take twice as long: 6 s for 30 steps
+        _run(CLS, "b", "tuned", 0, 0.3, 0.29, [(10, 0.5), (20, 0.4), (30, 0.3)], wall_time_s=6),
+        _run(CLS, "b", "tuned", 1, 0.35, 0.36, [(10, 0.2), (20, 0.55), (30, 0.35)], wall_time_s=6),
+        _run(CLS, "b", "tuned", 2, 0.32, 0.31, [(10, 0.1), (20, 0.2), (30, 0.32)], wall_time_s=6),
         _run(CLS, "b", "default", 0, 0.2, 0.21),
         _run(CLS, "b", "default", 1, 0.25, 0.24),
         _run(CLS, "b", "default", 2, 0.22, 0.23),
@@ -154,15 +158,20 @@ def test_tuned_vs_default_leaves_diverged_runs_out_and_counts_them() -> None:
 
 def test_tuned_vs_default_keeps_a_pair_whose_runs_all_diverged() -> None:
     runs = [
-        _run(QUAD, "a", "tuned", 0, 6e24, 6e24),
-        _run(QUAD, "a", "tuned", 1, 300.0, 300.0),
-        _run(QUAD, "b", "default", 0, 100.0, 101.0, status="failed"),
+        _run(QUAD, "a", "default", 0, 100.0, 101.0, status="failed"),
+        _run(QUAD, "b", "tuned", 0, 6e24, 6e24),
+        _run(QUAD, "b", "tuned", 1, 300.0, 300.0),
+        _run(QUAD, "c", "tuned", 0, 100.0, 100.0),
     ]
-    rows = _rows(finals_table(_bench(finals=runs, workloads=[QUAD])))
-    # a: nothing in the mean, both runs diverged; b: no run with a verdict, no row
-    assert [(r["optimizer"], r["tuned_n"], r["tuned_diverged"]) for r in rows] == [("a", 0, 2)]
+    bench = _bench(finals=runs, workloads=[QUAD], optimizers=["a", "b", "c"])
+    rows = _rows(finals_table(bench))
+    # a: no run with a verdict, no row; b: nothing in the mean, both runs diverged; c: tuned only
+    assert [(r["optimizer"], r["tuned_n"], r["tuned_diverged"]) for r in rows] == [
+        ("b", 0, 2), ("c", 1, 0),
+    ]  # fmt: skip
     assert (rows[0]["default_n"], rows[0]["default_diverged"]) == (0, 0)
     assert math.isnan(rows[0]["tuned_mean"]) and rows[0]["p_value"] is None
+    assert rows[1]["tuned_mean"] == 100.0 and math.isnan(rows[1]["default_mean"])
 
 
 def _scipy_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> float:
@@ -195,6 +204,10 @@ def test_leaders_are_tested_by_exact_permutation() -> None:
         assert row["p_value"] == pytest.approx(_scipy_p(a, b, k, w.higher_is_better))
     # cls: every trial of a beats every trial of b; 2 of the 70 splits are as extreme
     assert rows[3]["p_value"] == pytest.approx(2 / 70)
+    # a workload without trials has no rows; the next one still does
+    cls_only = {key: value for key, value in TRIALS_STUDIES.items() if key[0] == "cls"}
+    partial = _bench(trials=cls_only)
+    assert {r["workload"] for r in _rows(leaders_table(partial, curves_of(partial)))} == {"cls"}
     # one optimizer only: no runner-up, no test
     alone = _bench(optimizers=["a"], workloads=[CLS])
     rows = _rows(leaders_table(alone, curves_of(alone)))
@@ -207,7 +220,7 @@ def test_budget_curves_and_table() -> None:
     bench = _bench()
     curves = curves_of(bench)
     assert set(curves) == set(TRIALS)
-    rows = _rows(budget_table(bench, curves))
+    rows = _rows(budget_table(curves))
     assert len(rows) == 4 * 4
     for row in rows:
         w = QUAD if row["workload"] == "quad" else CLS
@@ -221,13 +234,18 @@ def test_budget_curves_and_table() -> None:
     # the band of quad/b at k = 1 lies inside its trials' range, at k = 4 it is narrower
     assert 140 <= rows[4]["ci_low"] < rows[4]["ci_high"] <= 160
     # an adaptive sampler: the best-so-far of each study, averaged; a pair without trials has none
-    studies = {("quad", "a"): [[120.0, 100.0, 130.0, 90.0], [110.0, 115.0, 105.0, 95.0]]}
-    adaptive = _bench(sampler="tpe", trials=studies, workloads=[QUAD])
+    studies = {
+        ("quad", "a"): [[120.0, 100.0, 130.0, 90.0], [110.0, 115.0, 105.0, 95.0]],
+        ("cls", "b"): [[0.2, 0.5, 0.1, 0.3], [0.4, 0.3, 0.6, 0.5]],
+    }
+    adaptive = _bench(sampler="tpe", trials=studies)
     curve = curves_of(adaptive)
-    assert list(curve) == [("quad", "a")]
-    expected = np.mean([best_so_far(s, 4, False) for s in studies["quad", "a"]], axis=0)
-    assert curve["quad", "a"].expected_best == pytest.approx(expected)
-    assert curve["quad", "a"].adaptive
+    assert list(curve) == [("quad", "a"), ("cls", "b")]
+    for w in (QUAD, CLS):
+        (name,) = (key for key in studies if key[0] == w.name)
+        expected = np.mean([best_so_far(s, 4, w.higher_is_better) for s in studies[name]], axis=0)
+        assert curve[name].expected_best == pytest.approx(expected)
+        assert curve[name].adaptive
 
 
 def test_the_defaults_portfolio_scores_diverged_defaults_as_failures() -> None:
@@ -248,6 +266,23 @@ def test_the_defaults_portfolio_scores_diverged_defaults_as_failures() -> None:
     assert cls["defaults_portfolio"] == pytest.approx((0.3 + 0.35 + 0.36) / 3)
     # b tuned: (0.2 + 3 * 0.25 + 5 * 0.3 + 7 * 0.35) / 16 = 0.30625 < 0.3367: beaten
     assert (cls["best_default"], cls["tuned_optimizers_beaten"]) == ("a", 1)
+
+
+def test_the_portfolio_needs_defaults_and_a_tie_counts_as_beaten() -> None:
+    # quad has no default run with a verdict: no row; cls: the defaults' best, 0.5, ties tuned
+    # a's expected best of 2 constant trials, 0.5
+    runs = [
+        _run(QUAD, "a", "default", 0, 100.0, 100.0, status="failed"),
+        _run(CLS, "a", "default", 0, 0.5, 0.5),
+        _run(CLS, "b", "default", 0, 0.2, 0.2),
+    ]
+    trials = {("quad", "a"): [[100.0]], ("cls", "a"): [[0.5] * 4], ("cls", "b"): [[0.1, 0.9]]}
+    bench = _bench(finals=runs, trials=trials)
+    rows = _rows(portfolio_table(bench, curves_of(bench)))
+    assert [r["workload"] for r in rows] == ["cls"]
+    assert rows[0]["defaults_portfolio"] == 0.5
+    # b tuned: best of 2 from (0.1, 0.9) = 0.1 / 4 + 0.9 * 3 / 4 = 0.7 > 0.5: not beaten
+    assert (rows[0]["tuned_optimizers_beaten"], rows[0]["best_tuned_optimizer"]) == (1, "b")
 
 
 def test_the_measured_target_counts_diverged_runs_as_failures() -> None:
@@ -294,26 +329,33 @@ def test_time_to_target_and_the_algoperf_score() -> None:
     assert [steps["cls", "a", "tuned", s] for s in range(3)] == [20.0, 30.0, None]
     assert [steps["cls", "b", "tuned", s] for s in range(3)] == [10.0, 20.0, None]
     walls = {(r["workload"], r["optimizer"], r["variant"], r["seed"]): r["wall_s"] for r in per_run}
-    assert walls["quad", "a", "tuned", 2] == pytest.approx(
-        2.0
-    )  # 2.0 s over 20 steps, reached at 20
+    assert walls["quad", "a", "tuned", 2] == pytest.approx(2.0)  # 3 s for 30 steps, reached at 20
+    assert walls["cls", "b", "tuned", 1] == pytest.approx(4.0)
     assert {r["target"] for r in per_run if r["workload"] == "quad"} == {99.0}
     np.testing.assert_allclose(profiles["steps"]["a"], [1.0, 1.5])
     np.testing.assert_allclose(profiles["steps"]["b"], [math.inf, 1.0])
-    np.testing.assert_allclose(profiles["wall"]["a"], [1.0, 1.5])
+    # by wall time b's runs are twice as slow: cls a 3 s (30 steps), b 4 s (20 steps)
+    np.testing.assert_allclose(profiles["wall"]["a"], [1.0, 1.0])
+    np.testing.assert_allclose(profiles["wall"]["b"], [math.inf, 4 / 3])
     scores = {r["optimizer"]: r for r in _rows(scores_table)}
     # area up to tau = 4 over 3: a (3 + 2.5) / 2 / 3, b (0 + 3) / 2 / 3
     assert scores["a"]["score_steps"] == pytest.approx(5.5 / 6)
     assert scores["b"]["score_steps"] == pytest.approx(0.5)
     assert (scores["a"]["reached"], scores["b"]["reached"]) == (2, 1)
-    assert scores["a"]["score_wall"] == pytest.approx(5.5 / 6)
+    assert scores["a"]["score_wall"] == pytest.approx(1.0)
+    assert scores["b"]["score_wall"] == pytest.approx((4 - 4 / 3) / 2 / 3)
     assert scores["a"]["workloads"] == 2
     # a run that logged no validation step never reaches a target; neither does a workload
     # without a target have rows
-    silent = [_run(CLS, "a", "tuned", 0, 0.9, 0.9, []), _run(CLS, "a", "tuned", 1, 0.9, 0.9)]
-    quiet = _bench(finals=silent, workloads=[CLS, QUAD], optimizers=["a"])
-    rows = _rows(target_tables(quiet, {"cls": (0.5, ""), "quad": (None, "")})[0])
-    assert [(r["seed"], r["steps"], r["wall_s"]) for r in rows] == [(0, None, None), (1, 30.0, 3.0)]
+    silent = [
+        _run(CLS, "a", "tuned", 0, 0.9, 0.9, []),
+        _run(CLS, "a", "tuned", 1, 0.9, 0.9),
+        _run(CLS, "a", "tuned", 2, 0.9, 0.9, global_step=0),  # no step count recorded
+    ]
+    quiet = _bench(finals=silent, workloads=[QUAD, CLS], optimizers=["a"])
+    rows = _rows(target_tables(quiet, {"quad": (None, ""), "cls": (0.5, "")})[0])
+    assert [(r["seed"], r["steps"]) for r in rows] == [(0, None), (1, 30.0), (2, 30.0)]
+    assert rows[1]["wall_s"] == 3.0 and math.isnan(rows[2]["wall_s"])
 
 
 # Normalised test scores by seed, 0 at the failure value and 1 at the workload's best run with a
@@ -353,6 +395,29 @@ def test_iqm_and_probability_of_improvement_of_clipped_normalised_scores() -> No
     assert rows["b tuned", "b default"]["probability"] == pytest.approx((6 / 9 + 1) / 2)
     for row in rows.values():
         assert row["ci_low"] <= row["probability"] <= row["ci_high"]
+
+
+def test_scores_of_unequal_run_counts_and_missing_variants() -> None:
+    # a tuned: 3 runs on quad, 2 on cls: 2 rows; a has no default runs: no IQM row and no
+    # P(a tuned > a default); b is still there after it
+    runs = [
+        _run(QUAD, "a", "tuned", 0, 100.0, 100.0),
+        _run(QUAD, "a", "tuned", 1, 160.0, 160.0),
+        _run(QUAD, "a", "tuned", 2, 220.0, 220.0),
+        _run(CLS, "a", "tuned", 0, 0.6, 0.6),
+        _run(CLS, "a", "tuned", 1, 0.35, 0.35),
+        _run(QUAD, "b", "tuned", 0, 130.0, 130.0),
+        _run(CLS, "b", "tuned", 0, 0.3, 0.3),
+        _run(QUAD, "b", "default", 0, 190.0, 190.0),
+        _run(CLS, "b", "default", 0, 0.2, 0.2),
+    ]
+    iqm, improvement = aggregate_tables(_bench(finals=runs))
+    rows = {(r["optimizer"], r["variant"]): r for r in _rows(iqm)}
+    assert list(rows) == [("a", "tuned"), ("b", "tuned"), ("b", "default")]
+    # (quad, cls) by seed: (1, 1), (0.5, 0.5): the middle two of 0.5, 0.5, 1, 1 are 0.5, 1
+    assert rows["a", "tuned"]["runs"] == 4 and rows["a", "tuned"]["iqm"] == pytest.approx(0.75)
+    pairs = [(r["x"], r["y"]) for r in _rows(improvement)]
+    assert pairs == [("a tuned", "b tuned"), ("b tuned", "a tuned"), ("b tuned", "b default")]
 
 
 def test_analyze_puts_every_table_together() -> None:

@@ -23,6 +23,7 @@ from research.report.budget import (
     bootstrap_curves,
     budget_curve,
     budgets_to_compare,
+    estimates_at,
     expected_best,
     leader_at,
 )
@@ -48,6 +49,24 @@ def test_budget_band_is_a_bootstrap_over_the_trials() -> None:
     assert (curve.ci_low[0], curve.ci_high[0]) == (0.0, 1.0)
     assert curve.expected_best == pytest.approx([0.5, 0.75])
     assert set(np.round(bootstrap_curves([0.0, 1.0], 2, True)[:, 1], 6)) == {0.0, 0.75, 1.0}
+    # minimised: the best of 2 from {0, 1} is 1/4
+    assert set(np.round(bootstrap_curves([0.0, 1.0], 2, False)[:, 1], 6)) == {0.0, 0.25, 1.0}
+
+
+def test_budget_band_is_the_percentile_interval_of_the_bootstrap_curves() -> None:
+    values = [0.2, 0.9, 0.35, 0.5, 0.1, 0.8, 0.3, 0.45]
+    for higher_is_better in (True, False):
+        curve = budget_curve(values, 6, higher_is_better)
+        samples = bootstrap_curves(values, 6, higher_is_better)
+        low, high = np.quantile(samples, [0.025, 0.975], axis=0)
+        np.testing.assert_allclose(curve.ci_low, low, rtol=1e-12)
+        np.testing.assert_allclose(curve.ci_high, high, rtol=1e-12)
+        # seeded: the same band every time
+        again = budget_curve(values, 6, higher_is_better)
+        np.testing.assert_array_equal(curve.ci_low, again.ci_low)
+    studies = [[0.2, 0.5, 0.4], [0.3, 0.1, 0.6], [0.5, 0.2, 0.7], [0.1, 0.1, 0.2]]
+    first, second = best_so_far_curve(studies, 3, True), best_so_far_curve(studies, 3, True)
+    np.testing.assert_array_equal(first.ci_high, second.ci_high)
 
 
 def _exact_quantiles(outcomes: list[float], levels: list[float]) -> list[float]:
@@ -168,6 +187,38 @@ def test_the_leader_test_is_scipys_exact_permutation_test() -> None:
         assert lead.p_value < 1.0
 
 
+def test_estimates_at_k_from_rows_of_units() -> None:
+    rows = np.array([[3.0, 1.0, 2.0], [0.0, 0.0, 3.0]])
+    for higher_is_better in (True, False):
+        expected = [expected_best(r, 2, higher_is_better)[1] for r in rows]
+        assert estimates_at(rows, 2, higher_is_better, adaptive=False) == pytest.approx(expected)
+    # adaptive: each row holds studies' best-so-far at k, averaged
+    assert estimates_at(rows, 2, True, adaptive=True) == pytest.approx([2.0, 1.0])
+
+
+def test_leader_depends_on_k_not_on_names() -> None:
+    # steady 0.5s lead at k = 1; (0, 0, 1) leads from k = 2 on: 1 - (2/3)^2 = 0.556
+    curves = {"a": budget_curve([0.0, 0.0, 1.0], 3, True), "z": budget_curve([0.5] * 3, 3, True)}
+    assert [leader_at(curves, k, True).winner for k in (1, 2, 3)] == ["z", "a", "a"]
+    lead = leader_at(curves, 1, True)
+    assert lead.runner_up == "a" and lead.difference == pytest.approx(0.5 - 1 / 3)
+    assert lead.p_value == pytest.approx(_exact_p([0.5] * 3, [0.0, 0.0, 1.0], 1, True))
+    alone = leader_at({"a": curves["a"]}, 2, True)
+    assert (alone.winner, alone.runner_up, alone.p_value) == ("a", None, None)
+    assert math.isnan(alone.difference)
+    # maximised, overlapping and skewed, at k = 3: p from the maximising estimator
+    x, y = [0.9, 0.1, 0.2, 0.15, 0.3], [0.5, 0.55, 0.45, 0.6]
+    curves = {"x": budget_curve(x, 4, True), "y": budget_curve(y, 4, True)}
+    for k in (2, 3, 4):
+        lead = leader_at(curves, k, True)
+        values = {"x": x, "y": y}
+        exact = _exact_p(values[lead.winner], values[lead.runner_up], k, True)
+        assert lead.p_value == pytest.approx(exact)
+        assert exact != pytest.approx(
+            _exact_p(values[lead.winner], values[lead.runner_up], k, False)
+        )
+
+
 def test_adaptive_leader_permutes_whole_studies() -> None:
     # best so far after k = 2: a's studies (0.9, 0.8, 0.85), b's (0.5, 0.55, 0.4, 0.45); the
     # mean difference is tested over the 35 splits of the 7 studies: only the observed one is
@@ -178,6 +229,22 @@ def test_adaptive_leader_permutes_whole_studies() -> None:
     assert lead.winner == "a"
     assert lead.difference == pytest.approx(0.85 - 0.475)
     assert lead.p_value == pytest.approx(2 / 35)
+    # overlapping studies: the mean of the studies' best-so-far, as scipy tests it
+    x = best_so_far_curve([[0.9, 0.1], [0.2, 0.3], [0.1, 0.4]], 2, True)
+    y = best_so_far_curve([[0.5, 0.1], [0.55, 0.2], [0.2, 0.45], [0.3, 0.35]], 2, True)
+    lead = leader_at({"x": x, "y": y}, 2, True)
+    exact = permutation_test(
+        ([0.9, 0.3, 0.4], [0.5, 0.55, 0.45, 0.35]), _mean_gap, permutation_type="independent"
+    )
+    assert lead.winner == "x" and lead.p_value == pytest.approx(exact.pvalue)
+    assert 0.1 < exact.pvalue < 1.0
+    # a study that never reached k = 2 leaves b without a value there: ranked last, untested
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        short = best_so_far_curve([[0.99]], 2, True)
+        lead = leader_at({"short": short, "a": a}, 2, True)
+    assert (lead.winner, lead.runner_up, lead.p_value) == ("a", "short", None)
+    assert math.isnan(lead.difference)
 
 
 def _mean_gap(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -204,6 +271,8 @@ def test_permutation_p_exact_monte_carlo_and_never_zero() -> None:
     low, high = np.arange(15.0), 100 + np.arange(15.0)
     assert stats.permutation_p(high, low, _mean_gap, n_resamples=999) == pytest.approx(0.002)
     assert stats.permutation_p(low, high, _mean_gap, n_resamples=999) == pytest.approx(0.002)
+    # seeded: the same Monte Carlo p every time
+    assert stats.permutation_p(x, y, _mean_gap) == stats.permutation_p(x, y, _mean_gap)
 
 
 def test_permutation_p_counts_rounding_ties_as_ties() -> None:
@@ -214,6 +283,11 @@ def test_permutation_p_counts_rounding_ties_as_ties() -> None:
     assert expected == pytest.approx(0.8)
     assert stats.permutation_p(x, y, _mean_gap) == pytest.approx(0.8)
     assert stats.permutation_p(y, x, _mean_gap) == pytest.approx(0.8)
+    # the tolerance is relative to the statistic: here about -53, ties at 0.4 (not 0.2)
+    x, y = [0.4 * 100, 0.2 * 100, 0.2 * 100], [1.1 * 100, 1.1 * 100, 0.2 * 100]
+    expected = permutation_test((x, y), _mean_gap, permutation_type="independent").pvalue
+    assert expected == pytest.approx(0.4)
+    assert stats.permutation_p(x, y, _mean_gap) == pytest.approx(0.4)
 
 
 def test_iqm_and_probability_of_improvement_by_hand() -> None:
@@ -267,6 +341,13 @@ def test_aggregate_intervals_are_95_percent_and_resample_both_sides() -> None:
     assert (both.estimate, both.low, both.high) == (0.5, 0.0, 1.0)
     flipped = aggregate.improvement_interval(np.array([[0.0], [2.0]]), np.array([[1.0], [1.0]]))
     assert (flipped.estimate, flipped.low, flipped.high) == (0.5, 0.0, 1.0)
+    # seeded: the same intervals every time
+    scores = np.array([[0.1, 0.5], [0.9, 0.4], [0.3, 0.8], [0.6, 0.2], [0.7, 0.35]])
+    assert aggregate.iqm_interval(scores) == aggregate.iqm_interval(scores)
+    other = scores[::-1] * 0.9
+    assert aggregate.improvement_interval(scores, other) == aggregate.improvement_interval(
+        scores, other
+    )
 
 
 def test_performance_profile_and_algoperf_score_by_hand() -> None:

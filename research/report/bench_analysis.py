@@ -48,7 +48,7 @@ def _better(w: Workload) -> float:
     return 1.0 if w.higher_is_better else -1.0
 
 
-def budget_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) -> Table:
+def budget_table(curves: dict[tuple[str, str], BudgetCurve]) -> Table:
     table = Table(
         "budget",
         "Expected best validation result after k trials (Dodge et al. 2019), 95% bootstrap band",
@@ -147,7 +147,7 @@ def finals_table(bench: Benchmark) -> Table:
 
 
 def _mean(values: Sequence[float]) -> float:
-    return float(np.mean(values)) if values else math.nan
+    return float(np.mean(values))
 
 
 def portfolio_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) -> Table:
@@ -346,7 +346,7 @@ def analyze(bench: Benchmark) -> Analysis:
     per_run, scores, profiles = target_tables(bench, targets)
     iqm, improvement = aggregate_tables(bench)
     tables = [
-        budget_table(bench, curves), leaders_table(bench, curves), finals_table(bench),
+        budget_table(curves), leaders_table(bench, curves), finals_table(bench),
         portfolio_table(bench, curves), iqm, improvement, per_run, scores,
     ]  # fmt: skip
     return Analysis(bench, curves, targets, {t.name: t for t in tables}, profiles)

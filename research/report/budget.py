@@ -29,7 +29,6 @@ from research.report import stats
 
 RESAMPLES = 2_000
 SEED = 0
-CONFIDENCE = 0.95
 
 
 def dodge_weights(n: int, budget: int) -> np.ndarray:
@@ -74,9 +73,7 @@ class BudgetCurve:
 
 
 def budget_curve(values: Sequence[float], budget: int, higher_is_better: bool) -> BudgetCurve:
-    samples = bootstrap_curves(values, budget, higher_is_better)
-    tail = (1.0 - CONFIDENCE) / 2.0
-    low, high = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+    low, high = stats.percentile_interval(bootstrap_curves(values, budget, higher_is_better))
     estimate = expected_best(values, budget, higher_is_better)
     return BudgetCurve(estimate, low, high, np.asarray(values, dtype=float))
 
@@ -99,12 +96,13 @@ def best_so_far_curve(
     k trials averaged over repeated studies, with a bootstrap band over the studies."""
     curves = np.stack([best_so_far(s, budget, higher_is_better) for s in studies])
     draws = np.random.default_rng(seed).integers(0, len(studies), size=(n_resamples, len(studies)))
-    with warnings.catch_warnings():  # a resample of only short (unfinished) studies: NaN
+    # a resample of only short (unfinished) studies, or a k no study reached: NaN, quietly
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         samples = np.nanmean(curves[draws], axis=1)
-    tail = (1.0 - CONFIDENCE) / 2.0
-    low, high = np.nanquantile(samples, [tail, 1.0 - tail], axis=0)
-    return BudgetCurve(np.nanmean(curves, axis=0), low, high, curves, adaptive=True)
+        low, high = stats.percentile_interval(samples)
+        estimate = np.nanmean(curves, axis=0)
+    return BudgetCurve(estimate, low, high, curves, adaptive=True)
 
 
 def budgets_to_compare(budget: int) -> list[int]:
@@ -114,7 +112,6 @@ def budgets_to_compare(budget: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Leader:
-    k: int
     winner: str
     runner_up: str | None
     difference: float  # winner - runner-up, in the better direction (>= 0)
@@ -139,14 +136,16 @@ def estimates_at(rows: np.ndarray, k: int, higher_is_better: bool, adaptive: boo
 
 
 def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool) -> Leader:
-    """The optimizer with the best expected result after k trials, tested against the next."""
+    """The optimizer with the best expected result after k trials, tested against the next (an
+    adaptive sampler's curve without a study of k trials ranks last, untested)."""
     sign = 1.0 if higher_is_better else -1.0
-    ranked = sorted(curves, key=lambda name: -sign * curves[name].expected_best[k - 1])
+    at_k = {name: curve.expected_best[k - 1] for name, curve in curves.items()}
+    ranked = sorted(at_k, key=lambda name: (math.isnan(at_k[name]), -sign * at_k[name]))
     winner = ranked[0]
     if len(ranked) == 1:
-        return Leader(k, winner, None, math.nan, None)
+        return Leader(winner, None, math.nan, None)
     second = ranked[1]
-    difference = sign * (curves[winner].expected_best[k - 1] - curves[second].expected_best[k - 1])
+    difference = sign * (at_k[winner] - at_k[second])
     x, y = units_at(curves[winner], k), units_at(curves[second], k)
     adaptive = curves[winner].adaptive
 
@@ -155,4 +154,4 @@ def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool)
         return sign * (at - estimates_at(ys, k, higher_is_better, adaptive))
 
     p = stats.permutation_p(x, y, gap) if x.size and y.size else None
-    return Leader(k, winner, second, float(difference), p)
+    return Leader(winner, second, float(difference), p)

@@ -138,7 +138,7 @@ def _splits(n: int, m: int, n_resamples: int, seed: int) -> tuple[np.ndarray, bo
     if math.comb(n, m) <= n_resamples:
         everyone = set(range(n))
         rows = [[*c, *sorted(everyone - set(c))] for c in itertools.combinations(range(n), m)]
-        return np.array(rows, dtype=int).reshape(-1, n), True
+        return np.array(rows, dtype=int), True
     orders = np.tile(np.arange(n), (n_resamples, 1))
     return np.random.default_rng(seed).permuted(orders, axis=1), False
 
