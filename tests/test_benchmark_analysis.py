@@ -398,26 +398,28 @@ def test_iqm_and_probability_of_improvement_of_clipped_normalised_scores() -> No
 
 
 def test_scores_of_unequal_run_counts_and_missing_variants() -> None:
-    # a tuned: 3 runs on quad, 2 on cls: 2 rows; a has no default runs: no IQM row and no
-    # P(a tuned > a default); b is still there after it
+    # a tuned: 3 runs on quad, 2 on cls: 2 rows; a has no default runs and b no tuned ones: no
+    # IQM rows and no P(X > Y) for them; c still comes after them
     runs = [
         _run(QUAD, "a", "tuned", 0, 100.0, 100.0),
         _run(QUAD, "a", "tuned", 1, 160.0, 160.0),
         _run(QUAD, "a", "tuned", 2, 220.0, 220.0),
         _run(CLS, "a", "tuned", 0, 0.6, 0.6),
         _run(CLS, "a", "tuned", 1, 0.35, 0.35),
-        _run(QUAD, "b", "tuned", 0, 130.0, 130.0),
-        _run(CLS, "b", "tuned", 0, 0.3, 0.3),
         _run(QUAD, "b", "default", 0, 190.0, 190.0),
         _run(CLS, "b", "default", 0, 0.2, 0.2),
+        _run(QUAD, "c", "tuned", 0, 130.0, 130.0),
+        _run(CLS, "c", "tuned", 0, 0.3, 0.3),
+        _run(QUAD, "c", "default", 0, 190.0, 190.0),
+        _run(CLS, "c", "default", 0, 0.2, 0.2),
     ]
-    iqm, improvement = aggregate_tables(_bench(finals=runs))
+    iqm, improvement = aggregate_tables(_bench(finals=runs, optimizers=["a", "b", "c"]))
     rows = {(r["optimizer"], r["variant"]): r for r in _rows(iqm)}
-    assert list(rows) == [("a", "tuned"), ("b", "tuned"), ("b", "default")]
+    assert list(rows) == [("a", "tuned"), ("b", "default"), ("c", "tuned"), ("c", "default")]
     # (quad, cls) by seed: (1, 1), (0.5, 0.5): the middle two of 0.5, 0.5, 1, 1 are 0.5, 1
     assert rows["a", "tuned"]["runs"] == 4 and rows["a", "tuned"]["iqm"] == pytest.approx(0.75)
     pairs = [(r["x"], r["y"]) for r in _rows(improvement)]
-    assert pairs == [("a tuned", "b tuned"), ("b tuned", "a tuned"), ("b tuned", "b default")]
+    assert pairs == [("a tuned", "c tuned"), ("c tuned", "a tuned"), ("c tuned", "c default")]
 
 
 def test_analyze_puts_every_table_together() -> None:

@@ -238,6 +238,19 @@ def test_adaptive_leader_permutes_whole_studies() -> None:
     )
     assert lead.winner == "x" and lead.p_value == pytest.approx(exact.pvalue)
     assert 0.1 < exact.pvalue < 1.0
+    # studies' best-so-far after k = 2 and 3, tested by their mean (Dodge's estimator on them
+    # would give 0.743 and 0.571)
+    x = best_so_far_curve([[0.54, 0.44, 0.93], [0.04, 0.73, 0.61], [0.03, 0.72, 0.02]], 3, True)
+    y = best_so_far_curve(
+        [[0.76, 0.51, 0.93], [0.07, 0.84, 0.07], [0.34, 0.43, 0.97], [0.56, 0.26, 0.24]], 3, True
+    )
+    at_2, at_3 = leader_at({"x": x, "y": y}, 2, True), leader_at({"x": x, "y": y}, 3, True)
+    assert (at_2.winner, at_3.winner) == ("x", "y")
+    assert at_2.p_value == pytest.approx(1.0)
+    exact = permutation_test(
+        ([0.93, 0.84, 0.97, 0.56], [0.93, 0.73, 0.72]), _mean_gap, permutation_type="independent"
+    )
+    assert at_3.p_value == pytest.approx(exact.pvalue) == pytest.approx(6 / 7)
     # a study that never reached k = 2 leaves b without a value there: ranked last, untested
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -82,6 +82,10 @@ def test_bootstrap_is_reproducible_and_seeded() -> None:
     values = [0.1, 0.4, 0.35, 0.8, 0.6]
     assert stats.bootstrap_ci(values) == stats.bootstrap_ci(values)
     assert stats.bootstrap_ci(values, seed=1) != stats.bootstrap_ci(values)
+    # many distinct values: every seed gives other quantiles
+    many = np.random.default_rng(0).normal(size=50)
+    assert stats.bootstrap_ci(many) == stats.bootstrap_ci(many)
+    assert stats.bootstrap_ci(many, seed=1) != stats.bootstrap_ci(many)
 
 
 def test_bootstrap_interval_narrows_as_the_sample_grows() -> None:
