@@ -19,7 +19,7 @@ import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
-from scipy.stats import trim_mean
+from scipy.stats import permutation_test, trim_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 # The quadratic alone, K = 3, S = 2: the whole protocol in about a minute on 2 quiet cores.
@@ -85,25 +85,44 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
     # budget.csv, recomputed from the studies: failures count as the failure value (220)
     rows = _read_csv(report / "budget.csv")
     assert len(rows) == 2 * 3
+    trial_values = {}
     for optimizer in ("sgd", "adam"):
         study = optuna.load_study(study_name=f"fast/quadratic/{optimizer}", storage=storage)
         trials = study.get_trials(deepcopy=False)
         assert len(trials) == 3
         values = [min(t.value, 220.0) if t.state == TrialState.COMPLETE else 220.0 for t in trials]
+        trial_values[optimizer] = values
         for row in (r for r in rows if r["optimizer"] == optimizer):
             k = int(row["k"])
             assert float(row["expected_best"]) == pytest.approx(
                 _expected_max_by_enumeration(values, k, sign=-1.0), rel=1e-9
             )
             assert float(row["ci_low"]) <= float(row["expected_best"]) <= float(row["ci_high"])
+    # leaders.csv: scipy's exact permutation test over the 20 splits of the 3 + 3 trials
+    for row in _read_csv(report / "leaders.csv"):
+        k = int(row["k"])
+        exact = permutation_test(
+            (trial_values[row["leader"]], trial_values[row["runner_up"]]),
+            lambda x, y, k=k: _expected_max_by_enumeration(list(x), k, -1.0)
+            - _expected_max_by_enumeration(list(y), k, -1.0),
+            permutation_type="independent", vectorized=False, n_resamples=np.inf,
+        )  # fmt: skip
+        assert float(row["p_value"]) == pytest.approx(exact.pvalue, rel=1e-9)
 
     # the IQM, recomputed from the runs' results.json: normalised between the failure value
-    # and the best test loss of the workload
+    # and the best test loss of the workload, a diverged run at the failure value
     runs = {
         path: json.loads(path.read_text()) for path in (out / "runs").glob("*/*/*/*/results.json")
     }
-    assert len(runs) == 2 * 2 * 2 and all(r["status"] == "completed" for r in runs.values())
-    losses = {p: min(r["final"]["test/loss"], 220.0) for p, r in runs.items()}
+    assert len(runs) == 2 * 2 * 2
+    status = {p.parts[-4:-1]: r["status"] for p, r in runs.items()}
+    # SGD at its default lr blows up on the quadratic: the runs stop and say so
+    assert {s for key, s in status.items() if key[:2] == ("sgd", "default")} == {"diverged"}
+    assert {s for key, s in status.items() if key[:2] != ("sgd", "default")} == {"completed"}
+    losses = {
+        p: 220.0 if r["status"] == "diverged" else min(r["final"]["test/loss"], 220.0)
+        for p, r in runs.items()
+    }
     best = min(losses.values())
     for row in _read_csv(report / "iqm.csv"):
         mine = [
@@ -112,6 +131,9 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
             if p.parts[-4:-2] == (row["optimizer"], row["variant"])
         ]
         assert float(row["iqm"]) == pytest.approx(trim_mean(mine, 0.25), rel=1e-9)
+    finals = {r["optimizer"]: r for r in _read_csv(report / "tuned_vs_default.csv")}
+    assert (finals["sgd"]["default_n"], finals["sgd"]["default_diverged"]) == ("0", "2")
+    assert (finals["adam"]["default_n"], finals["adam"]["default_diverged"]) == ("2", "0")
     assert (report / "report.html").stat().st_size > 10_000
     assert "Which optimizer leads" in (report / "summary.md").read_text()
 

@@ -1,23 +1,30 @@
-"""The benchmark's statistics against values computed by hand: Dodge et al.'s expected best of
-k trials and its bootstrap band, how failed/pruned trials count, the leader test, the IQM and
-probability of improvement with stratified bootstrap intervals, and the AlgoPerf score."""
+"""The benchmark's statistics against values computed by hand or by scipy: Dodge et al.'s expected
+best of k trials and its bootstrap band, how failed/pruned trials count, the leader's permutation
+test, the IQM and probability of improvement with stratified bootstrap intervals, and the
+AlgoPerf score. Inputs are large and skewed enough that a 90% band, a one-sided p, a plain mean
+for the IQM or a paired resampling give other values."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
+from scipy.stats import permutation_test
 
 from research.report import aggregate, stats
 from research.report.bench_load import clip_to_failure, trial_value
 from research.report.budget import (
     best_so_far_curve,
+    bootstrap_curves,
     budget_curve,
     budgets_to_compare,
+    estimates_at,
     expected_best,
     leader_at,
 )
@@ -42,7 +49,46 @@ def test_budget_band_is_a_bootstrap_over_the_trials() -> None:
     curve = budget_curve([0.0, 1.0], 2, True)
     assert (curve.ci_low[0], curve.ci_high[0]) == (0.0, 1.0)
     assert curve.expected_best == pytest.approx([0.5, 0.75])
-    assert set(np.round(curve.resamples[:, 1], 6)) == {0.0, 0.75, 1.0}
+    assert set(np.round(bootstrap_curves([0.0, 1.0], 2, True)[:, 1], 6)) == {0.0, 0.75, 1.0}
+    # minimised: the best of 2 from {0, 1} is 1/4
+    assert set(np.round(bootstrap_curves([0.0, 1.0], 2, False)[:, 1], 6)) == {0.0, 0.25, 1.0}
+
+
+def test_budget_band_is_the_percentile_interval_of_the_bootstrap_curves() -> None:
+    values = [0.2, 0.9, 0.35, 0.5, 0.1, 0.8, 0.3, 0.45]
+    for higher_is_better in (True, False):
+        curve = budget_curve(values, 6, higher_is_better)
+        samples = bootstrap_curves(values, 6, higher_is_better)
+        low, high = np.quantile(samples, [0.025, 0.975], axis=0)
+        np.testing.assert_allclose(curve.ci_low, low, rtol=1e-12)
+        np.testing.assert_allclose(curve.ci_high, high, rtol=1e-12)
+
+    # seeded: the same band every time (values spread enough that another draw moves it)
+    spread = np.random.default_rng(7).uniform(size=(30, 3))
+    first, second = budget_curve(spread[:, 0], 6, True), budget_curve(spread[:, 0], 6, True)
+    np.testing.assert_array_equal(first.ci_low, second.ci_low)
+    first, second = best_so_far_curve(spread, 3, True), best_so_far_curve(spread, 3, True)
+    np.testing.assert_array_equal(first.ci_low, second.ci_low)
+
+
+def _exact_quantiles(outcomes: list[float], levels: list[float]) -> list[float]:
+    """Quantiles of the discrete distribution of equally likely outcomes (no interpolation)."""
+    ordered = np.sort(outcomes)
+    return [float(ordered[math.ceil(q * ordered.size) - 1]) for q in levels]
+
+
+def test_budget_band_is_the_95_percent_band_not_90() -> None:
+    # k = 1 is the mean of 3 draws from (0, 0, 3): 0, 1, 2, 3 with probability 8, 12, 6, 1 / 27.
+    # The top 2.5% is 3 (1/27 = 3.7% of resamples), the top 5% reaches into the 2s; mirrored for
+    # a minimised metric: (0, 3, 3) has 0 with 3.7%.
+    means = [float(np.mean(d)) for d in itertools.product([0.0, 0.0, 3.0], repeat=3)]
+    assert _exact_quantiles(means, [0.975, 0.95]) == [3.0, 2.0]
+    up = budget_curve([0.0, 0.0, 3.0], 3, higher_is_better=True)
+    assert (up.ci_low[0], up.ci_high[0]) == (0.0, 3.0)
+    down = budget_curve([0.0, 3.0, 3.0], 3, higher_is_better=False)
+    assert (down.ci_low[0], down.ci_high[0]) == (0.0, 3.0)
+    # k = 3 minimised on (0, 3, 3): 0 unless every draw is a 3 (8/27)
+    assert down.expected_best[2] == pytest.approx(3 * 8 / 27)
 
 
 def test_adaptive_samplers_get_the_best_so_far_averaged_over_studies() -> None:
@@ -51,8 +97,19 @@ def test_adaptive_samplers_get_the_best_so_far_averaged_over_studies() -> None:
     assert curve.expected_best == pytest.approx([7 / 6, 11 / 6, 3.5])
     assert (curve.ci_low <= curve.expected_best).all()
     assert (curve.expected_best <= curve.ci_high).all()
+    # k = 3 from studies ending at 3 and 4 (the third stopped early): resampled means 3, 3.5, 4
+    # with 1/4, 1/2, 1/4, so the 95% band is [3, 4]; k = 1 from (1, 2, 0.5) spans 0.5 .. 2
+    assert (curve.ci_low[2], curve.ci_high[2]) == (3.0, 4.0)
+    assert (curve.ci_low[0], curve.ci_high[0]) == (0.5, 2.0)
     minimised = best_so_far_curve([[3.0, 1.0, 2.0]], 3, False)
     assert minimised.expected_best == pytest.approx([3.0, 1.0, 1.0])
+    # a resample of only the study that stopped after one trial has no value at k = 2, 3: left
+    # out of the band quietly, not averaged as NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        short = best_so_far_curve([[1.0, 3.0, 2.0], [0.5]], 3, True)
+    assert short.expected_best == pytest.approx([0.75, 3.0, 3.0])
+    assert (short.ci_low[0], short.ci_high[0], short.ci_low[2]) == (0.5, 1.0, 3.0)
 
 
 def _trial(state: TrialState, value: float | None = None, **kw: object) -> object:
@@ -81,23 +138,182 @@ def test_failed_pruned_and_killed_trials_count_as_documented() -> None:
     assert clip_to_failure(90.0, 220.0, higher_is_better=False) == 90.0
 
 
-def test_leader_at_a_budget_and_its_p_value() -> None:
+def _exact_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> float:
+    """scipy's exact two-sided permutation p of the difference in expected best of k."""
+
+    def gap(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        def best(v: np.ndarray) -> np.ndarray:
+            return np.apply_along_axis(lambda r: expected_best(r, k, higher_is_better)[-1], axis, v)
+
+        return best(a) - best(b)
+
+    return float(
+        permutation_test((x, y), gap, permutation_type="independent", n_resamples=np.inf).pvalue
+    )
+
+
+def test_leader_at_a_budget_and_its_permutation_p_value() -> None:
     a = budget_curve([0.5, 0.6, 0.9], 3, True)
     b = budget_curve([0.1, 0.2, 0.3], 3, True)
     lead = leader_at({"b": b, "a": a}, 1, True)
     assert (lead.winner, lead.runner_up) == ("a", "b")
     assert lead.difference == pytest.approx(2 / 3 - 0.2)
-    assert lead.p_value == 0.0  # every resample of a beats every resample of b
+    # 20 ways to split the six trials in two groups of three; only the observed split and its
+    # mirror are as extreme: 2 / 20, never 0 (pairing trial i with trial i, as the bootstrap
+    # with shared indices did, gave 0)
+    assert lead.p_value == pytest.approx(0.1)
     tie = leader_at({"x": a, "y": budget_curve([0.5, 0.6, 0.9], 3, True)}, 2, True)
     assert tie.p_value == 1.0
     assert budgets_to_compare(20) == [1, 4, 20] and budgets_to_compare(1) == [1]
 
 
+def test_the_leader_test_is_scipys_exact_permutation_test() -> None:
+    # the fast tier's CNN studies (K = 4, validation accuracy): 70 splits, p = 4/70 at every k
+    adam, sgd = [0.1917, 0.2, 0.1917, 0.1333], [0.1167, 0.175, 0.1167, 0.1167]
+    curves = {"adam": budget_curve(adam, 4, True), "sgd": budget_curve(sgd, 4, True)}
+    for k in (1, 2, 4):
+        lead = leader_at(curves, k, True)
+        assert lead.winner == "adam"
+        assert lead.p_value == pytest.approx(4 / 70)
+        assert lead.p_value == pytest.approx(_exact_p(adam, sgd, k, True))
+    # minimised, unequal sizes, skewed: the runner-up's lone good trial matters at large k
+    x, y = [3.0, 2.5, 2.8, 9.0, 2.9], [1.0, 8.0, 7.5, 9.5]
+    curves = {"x": budget_curve(x, 4, False), "y": budget_curve(y, 4, False)}
+    for k in (1, 2, 4):
+        lead = leader_at(curves, k, False)
+        ordered = [lead.winner, lead.runner_up]
+        values = {"x": x, "y": y}
+        assert lead.p_value == pytest.approx(
+            _exact_p(values[ordered[0]], values[ordered[1]], k, False)
+        )
+        assert lead.p_value < 1.0
+
+
+def test_estimates_at_k_from_rows_of_units() -> None:
+    rows = np.array([[3.0, 1.0, 2.0], [0.0, 0.0, 3.0]])
+    for higher_is_better in (True, False):
+        expected = [expected_best(r, 2, higher_is_better)[1] for r in rows]
+        assert estimates_at(rows, 2, higher_is_better, adaptive=False) == pytest.approx(expected)
+    # adaptive: each row holds studies' best-so-far at k, averaged
+    assert estimates_at(rows, 2, True, adaptive=True) == pytest.approx([2.0, 1.0])
+
+
+def test_leader_depends_on_k_not_on_names() -> None:
+    # steady 0.5s lead at k = 1; (0, 0, 1) leads from k = 2 on: 1 - (2/3)^2 = 0.556
+    curves = {"a": budget_curve([0.0, 0.0, 1.0], 3, True), "z": budget_curve([0.5] * 3, 3, True)}
+    assert [leader_at(curves, k, True).winner for k in (1, 2, 3)] == ["z", "a", "a"]
+    lead = leader_at(curves, 1, True)
+    assert lead.runner_up == "a" and lead.difference == pytest.approx(0.5 - 1 / 3)
+    assert lead.p_value == pytest.approx(_exact_p([0.5] * 3, [0.0, 0.0, 1.0], 1, True))
+    alone = leader_at({"a": curves["a"]}, 2, True)
+    assert (alone.winner, alone.runner_up, alone.p_value) == ("a", None, None)
+    assert math.isnan(alone.difference)
+    # maximised, overlapping and skewed, at k = 3: p from the maximising estimator
+    x, y = [0.9, 0.1, 0.2, 0.15, 0.3], [0.5, 0.55, 0.45, 0.6]
+    curves = {"x": budget_curve(x, 4, True), "y": budget_curve(y, 4, True)}
+    for k in (2, 3, 4):
+        lead = leader_at(curves, k, True)
+        values = {"x": x, "y": y}
+        exact = _exact_p(values[lead.winner], values[lead.runner_up], k, True)
+        assert lead.p_value == pytest.approx(exact)
+        assert exact != pytest.approx(
+            _exact_p(values[lead.winner], values[lead.runner_up], k, False)
+        )
+
+
+def test_adaptive_leader_permutes_whole_studies() -> None:
+    # best so far after k = 2: a's studies (0.9, 0.8, 0.85), b's (0.5, 0.55, 0.4, 0.45); the
+    # mean difference is tested over the 35 splits of the 7 studies: only the observed one is
+    # as extreme in either tail, so p = 2/35
+    a = best_so_far_curve([[0.9, 0.1], [0.2, 0.8], [0.85, 0.3]], 2, True)
+    b = best_so_far_curve([[0.5, 0.1], [0.55, 0.2], [0.4, 0.3], [0.1, 0.45]], 2, True)
+    lead = leader_at({"a": a, "b": b}, 2, True)
+    assert lead.winner == "a"
+    assert lead.difference == pytest.approx(0.85 - 0.475)
+    assert lead.p_value == pytest.approx(2 / 35)
+    # overlapping studies: the mean of the studies' best-so-far, as scipy tests it
+    x = best_so_far_curve([[0.9, 0.1], [0.2, 0.3], [0.1, 0.4]], 2, True)
+    y = best_so_far_curve([[0.5, 0.1], [0.55, 0.2], [0.2, 0.45], [0.3, 0.35]], 2, True)
+    lead = leader_at({"x": x, "y": y}, 2, True)
+    exact = permutation_test(
+        ([0.9, 0.3, 0.4], [0.5, 0.55, 0.45, 0.35]), _mean_gap, permutation_type="independent"
+    )
+    assert lead.winner == "x" and lead.p_value == pytest.approx(exact.pvalue)
+    assert 0.1 < exact.pvalue < 1.0
+    # studies' best-so-far after k = 2 and 3, tested by their mean (Dodge's estimator on them
+    # would give 0.743 and 0.571)
+    x = best_so_far_curve([[0.54, 0.44, 0.93], [0.04, 0.73, 0.61], [0.03, 0.72, 0.02]], 3, True)
+    y = best_so_far_curve(
+        [[0.76, 0.51, 0.93], [0.07, 0.84, 0.07], [0.34, 0.43, 0.97], [0.56, 0.26, 0.24]], 3, True
+    )
+    at_2, at_3 = leader_at({"x": x, "y": y}, 2, True), leader_at({"x": x, "y": y}, 3, True)
+    assert (at_2.winner, at_3.winner) == ("x", "y")
+    assert at_2.p_value == pytest.approx(1.0)
+    exact = permutation_test(
+        ([0.93, 0.84, 0.97, 0.56], [0.93, 0.73, 0.72]), _mean_gap, permutation_type="independent"
+    )
+    assert at_3.p_value == pytest.approx(exact.pvalue) == pytest.approx(6 / 7)
+    # a study that never reached k = 2 leaves b without a value there: ranked last, untested
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        short = best_so_far_curve([[0.99]], 2, True)
+        lead = leader_at({"short": short, "a": a}, 2, True)
+    assert (lead.winner, lead.runner_up, lead.p_value) == ("a", "short", None)
+    assert math.isnan(lead.difference)
+
+
+def _mean_gap(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+def test_permutation_p_exact_monte_carlo_and_never_zero() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(0.0, 1.0, 8), rng.lognormal(-0.5, 1.0, 8)
+    exact = permutation_test((x, y), _mean_gap, permutation_type="independent", n_resamples=np.inf)
+    # 12,870 splits: more than 10,000, so Monte Carlo; standard error about 0.003 here
+    assert 0.05 < exact.pvalue < 0.5
+    assert stats.permutation_p(x, y, _mean_gap) == pytest.approx(exact.pvalue, abs=0.015)
+    # as many resamples as splits (70): exact, the same value as scipy's, 6/70; one fewer: not
+    small_x, small_y = x[:4], y[:4]
+    exact_small = permutation_test(
+        (small_x, small_y), _mean_gap, permutation_type="independent", n_resamples=np.inf
+    )
+    assert exact_small.pvalue == pytest.approx(6 / 70)
+    assert stats.permutation_p(small_x, small_y, _mean_gap, n_resamples=70) == pytest.approx(6 / 70)
+    assert stats.permutation_p(small_x, small_y, _mean_gap, n_resamples=69) != pytest.approx(6 / 70)
+    # fully separated samples of 15: no random split is as extreme as the observed one, so
+    # p = 2 (1 + 0) / (999 + 1), not 0
+    low, high = np.arange(15.0), 100 + np.arange(15.0)
+    assert stats.permutation_p(high, low, _mean_gap, n_resamples=999) == pytest.approx(0.002)
+    assert stats.permutation_p(low, high, _mean_gap, n_resamples=999) == pytest.approx(0.002)
+    # seeded: the same Monte Carlo p every time (another draw moves p by about 0.005)
+    for a, b in ((x, y), (x, y[::-1] - 0.3)):
+        assert stats.permutation_p(a, b, _mean_gap) == stats.permutation_p(a, b, _mean_gap)
+
+
+def test_permutation_p_counts_rounding_ties_as_ties() -> None:
+    # mean differences equal in exact arithmetic differ in the last bit here: counted as equal
+    # (as scipy does) the p-value is 0.8, counted literally it would be 0.6
+    x, y = [0.6, 0.2, 0.3], [0.6, 0.1, 0.2]
+    expected = permutation_test((x, y), _mean_gap, permutation_type="independent").pvalue
+    assert expected == pytest.approx(0.8)
+    assert stats.permutation_p(x, y, _mean_gap) == pytest.approx(0.8)
+    assert stats.permutation_p(y, x, _mean_gap) == pytest.approx(0.8)
+    # the tolerance is relative to the statistic: here about -53, ties at 0.4 (not 0.2)
+    x, y = [0.4 * 100, 0.2 * 100, 0.2 * 100], [1.1 * 100, 1.1 * 100, 0.2 * 100]
+    expected = permutation_test((x, y), _mean_gap, permutation_type="independent").pvalue
+    assert expected == pytest.approx(0.4)
+    assert stats.permutation_p(x, y, _mean_gap) == pytest.approx(0.4)
+
+
 def test_iqm_and_probability_of_improvement_by_hand() -> None:
     # 8 runs 1..8 on one workload: the middle four are 3, 4, 5, 6
     assert aggregate.iqm(np.arange(1.0, 9.0)[:, None]) == pytest.approx(4.5)
-    # across workloads the runs are pooled: (2 x 2) -> 0, 1, 2, 3 -> middle 1, 2
-    assert aggregate.iqm(np.array([[0.0, 2.0], [1.0, 3.0]])) == pytest.approx(1.5)
+    # skewed: seven 0s and a 10: the middle four are 0 (the mean would be 1.25)
+    assert aggregate.iqm(np.array([0.0] * 7 + [10.0])[:, None]) == 0.0
+    # across workloads the runs are pooled: (2 x 4) -> 0, 0, 0, 1, 2, 4, 9, 30 -> 0, 1, 2, 4
+    pooled = np.array([[0.0, 1.0, 2.0, 30.0], [0.0, 0.0, 4.0, 9.0]]).T
+    assert aggregate.iqm(pooled) == pytest.approx(7 / 4)
     x = np.array([[1.0, 5.0], [3.0, 5.0]])
     y = np.array([[2.0, 5.0], [2.0, 4.0]])
     # workload 1: 2 of 4 pairs x > y; workload 2: 2 wins, 2 ties -> 3/4; mean 5/8
@@ -119,6 +335,33 @@ def test_stratified_bootstrap_resamples_within_each_workload() -> None:
     assert spread.low < spread.estimate < spread.high
     assert aggregate.normalise(np.array([220.0, 90.0, 155.0]), 220.0, 90.0) == pytest.approx(
         [0.0, 1.0, 0.5]
+    )
+    assert aggregate.normalise(np.array([0.1, 0.55, 1.0]), 0.1, 1.0) == pytest.approx([0, 0.5, 1])
+    assert list(aggregate.normalise(np.array([3.0, 5.0]), 4.0, 4.0)) == [0.0, 0.0]
+
+
+def test_aggregate_intervals_are_95_percent_and_resample_both_sides() -> None:
+    # the percentile interval of 0, 0.001, ..., 1 is [0.025, 0.975] (90% would be [0.05, 0.95])
+    interval = aggregate._interval(0.5, list(np.linspace(0.0, 1.0, 1001)))
+    assert (interval.low, interval.high) == pytest.approx((0.025, 0.975))
+    # IQM of (0, 0, 0, 0, 0.1, 0.3): resampled, its exact 97.5% quantile is 0.175 (the 95% one
+    # 0.15); by enumeration of all 6^6 resamples
+    draws = np.array(list(itertools.product([0.0, 0.0, 0.0, 0.0, 0.1, 0.3], repeat=6)))
+    trimmed = np.sort(draws, axis=1)[:, 1:-1].mean(axis=1)
+    assert _exact_quantiles(list(trimmed), [0.975, 0.95]) == pytest.approx([0.175, 0.15])
+    spread = aggregate.iqm_interval(np.array([[0.0, 0.0, 0.0, 0.0, 0.1, 0.3]]).T)
+    assert (spread.estimate, spread.low, spread.high) == pytest.approx((0.025, 0.0, 0.175))
+    # P(X > Y) with Y's runs 0 and 2 and X's both 1: 1/2; Y resampled gives 1 (both 0s, 1/4),
+    # 1/2 or 0 (both 2s, 1/4), so the band is [0, 1]
+    both = aggregate.improvement_interval(np.array([[1.0], [1.0]]), np.array([[0.0], [2.0]]))
+    assert (both.estimate, both.low, both.high) == (0.5, 0.0, 1.0)
+    flipped = aggregate.improvement_interval(np.array([[0.0], [2.0]]), np.array([[1.0], [1.0]]))
+    assert (flipped.estimate, flipped.low, flipped.high) == (0.5, 0.0, 1.0)
+    # seeded: the same intervals every time (scores spread enough that another draw moves them)
+    scores, other = np.random.default_rng(7).uniform(size=(2, 40, 2))
+    assert aggregate.iqm_interval(scores) == aggregate.iqm_interval(scores)
+    assert aggregate.improvement_interval(scores, other) == aggregate.improvement_interval(
+        scores, other
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -28,9 +29,16 @@ def test_summary_leaves_out_missing_and_non_finite_values() -> None:
 
 
 def test_single_value_has_no_spread_and_no_interval() -> None:
-    summary = stats.summarize([0.7])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "degrees of freedom <= 0" on the way
+        summary = stats.summarize([0.7])
     assert summary.mean == 0.7
     assert math.isnan(summary.std) and math.isnan(summary.ci_low) and math.isnan(summary.ci_high)
+    # two values: s = sqrt(((1 - 2)^2 + (3 - 2)^2) / 1)
+    assert stats.summarize([1.0, 3.0]).std == pytest.approx(math.sqrt(2))
+    empty = stats.summarize([None, math.nan])
+    assert empty.n == 0
+    assert all(math.isnan(v) for v in (empty.mean, empty.std, empty.ci_low, empty.ci_high))
 
 
 def test_bootstrap_of_two_values_spans_them() -> None:
@@ -44,12 +52,40 @@ def test_bootstrap_of_skewed_sample_matches_its_exact_distribution() -> None:
     # P(0) = 8/27, P(1) = 12/27, P(2) = 6/27, P(3) = 1/27 = 3.7% > 2.5%. So the 2.5% quantile
     # is 0 and the 97.5% quantile is 3.
     assert stats.bootstrap_ci([0.0, 0.0, 3.0]) == pytest.approx((0.0, 3.0))
+    # a 90% interval stops at the 95% quantile: 2 (P(3) = 3.7% < 5%)
+    assert stats.bootstrap_ci([0.0, 0.0, 3.0], confidence=0.9) == pytest.approx((0.0, 2.0))
+
+
+def test_percentile_interval_is_2_5_to_97_5_percent() -> None:
+    samples = np.linspace(0.0, 1.0, 1001)[:, None]  # quantile q of 0, 0.001, ..., 1 is q
+    low, high = stats.percentile_interval(samples)
+    assert (low[0], high[0]) == pytest.approx((0.025, 0.975))
+    low, high = stats.percentile_interval(samples, confidence=0.5)
+    assert (low[0], high[0]) == pytest.approx((0.25, 0.75))
+    # missing resamples (NaN) are left out, not propagated
+    with_gaps = np.vstack([samples, [[np.nan]] * 50])
+    low, high = stats.percentile_interval(with_gaps)
+    assert (low[0], high[0]) == pytest.approx((0.025, 0.975))
+
+
+def test_bootstrap_means_of_runs_with_missing_points() -> None:
+    # column 2: run 0 has no value; a resample of run 0 alone has none: NaN, quietly
+    data = np.array([[1.0, np.nan], [2.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        means = stats.bootstrap_means(data, n_resamples=200)
+    assert set(np.unique(means[:, 0])) == {1.0, 1.5, 2.0}
+    assert set(means[np.isfinite(means[:, 1]), 1]) == {3.0} and np.isnan(means[:, 1]).any()
 
 
 def test_bootstrap_is_reproducible_and_seeded() -> None:
     values = [0.1, 0.4, 0.35, 0.8, 0.6]
     assert stats.bootstrap_ci(values) == stats.bootstrap_ci(values)
     assert stats.bootstrap_ci(values, seed=1) != stats.bootstrap_ci(values)
+    # many distinct values: every seed gives other quantiles
+    many = np.random.default_rng(0).normal(size=50)
+    assert stats.bootstrap_ci(many) == stats.bootstrap_ci(many)
+    assert stats.bootstrap_ci(many, seed=1) != stats.bootstrap_ci(many)
 
 
 def test_bootstrap_interval_narrows_as_the_sample_grows() -> None:
@@ -70,6 +106,9 @@ def test_t_interval() -> None:
     low, high = stats.t_ci([1.0, 2.0, 3.0, 4.0])
     assert low == pytest.approx(2.5 - 2.0542603, abs=1e-6)
     assert high == pytest.approx(2.5 + 2.0542603, abs=1e-6)
+    # (1, 3): s / sqrt(2) = 1, t_{0.975, 1} = 12.7062047; one value has no interval
+    assert stats.t_ci([1.0, 3.0]) == pytest.approx((2 - 12.7062047, 2 + 12.7062047))
+    assert all(math.isnan(v) for v in stats.t_ci([1.0]))
 
 
 def test_welch_t_test() -> None:
@@ -83,14 +122,21 @@ def test_welch_t_test() -> None:
     reference = scipy_stats.ttest_ind([1, 2, 3], [4, 6, 8], equal_var=False)
     assert result.p == pytest.approx(reference.pvalue)
     assert result.p == pytest.approx(2 * scipy_stats.t.sf(3.0983867, 50 / 17), rel=1e-6)
+    # equal, nonzero variances: t = -3 / sqrt(2/3), df = 4
+    same_spread = stats.welch_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    assert same_spread is not None and same_spread.df == pytest.approx(4.0)
+    assert same_spread.p == pytest.approx(
+        scipy_stats.ttest_ind([1, 2, 3], [4, 5, 6], equal_var=False).pvalue
+    )
 
 
 def test_welch_needs_two_values_per_side_and_handles_no_spread() -> None:
     assert stats.welch_test([1.0], [2.0, 3.0]) is None
     certain = stats.welch_test([1.0, 1.0], [2.0, 2.0])
     assert certain is not None and certain.p == 0.0 and certain.t == -math.inf
+    assert math.isnan(certain.df)
     same = stats.welch_test([1.0, 1.0], [1.0, 1.0])
-    assert same is not None and same.p == 1.0
+    assert same is not None and same.p == 1.0 and same.t == 0.0 and math.isnan(same.df)
 
 
 def test_first_reach_in_both_directions() -> None:
@@ -131,6 +177,18 @@ def test_performance_profile_and_algoperf_score() -> None:
     # Score: mean over tasks of max(0, 4 - r) / (4 - 1): first (3+2+0) / 9, other (2+3+3) / 9.
     assert stats.algoperf_score(ratios["first"]) == pytest.approx(5 / 9)
     assert stats.algoperf_score(ratios["other"]) == pytest.approx(8 / 9)
+
+
+def test_performance_profile_of_one_task_and_of_none() -> None:
+    taus = np.array([1, 2, 4])
+    one = stats.performance_profile(np.array([2.0]), taus)
+    np.testing.assert_array_equal(one, [0.0, 1.0, 1.0])
+    none = stats.performance_profile(np.array([]), taus)
+    assert none.dtype == np.float64 and list(none) == [0.0, 0.0, 0.0]
+    assert math.isnan(stats.algoperf_score(np.array([])))
+    # one task: (4 - 2) / 3; a ratio of exactly tau_max adds nothing
+    assert stats.algoperf_score(np.array([2.0])) == pytest.approx(2 / 3)
+    assert stats.algoperf_score(np.array([4.0, 1.0])) == pytest.approx(0.5)
 
 
 def test_profile_when_nobody_reaches_a_task() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from research.report import aggregate, stats
-from research.report.bench_load import Benchmark, FinalRun, Workload, clip_to_failure
+from research.report.bench_load import Benchmark, FinalRun, Workload
 from research.report.budget import (
     BudgetCurve,
     best_so_far_curve,
@@ -48,7 +48,7 @@ def _better(w: Workload) -> float:
     return 1.0 if w.higher_is_better else -1.0
 
 
-def budget_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) -> Table:
+def budget_table(curves: dict[tuple[str, str], BudgetCurve]) -> Table:
     table = Table(
         "budget",
         "Expected best validation result after k trials (Dodge et al. 2019), 95% bootstrap band",
@@ -66,7 +66,7 @@ def budget_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) -
 def leaders_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) -> Table:
     table = Table(
         "leaders",
-        "Which optimizer leads after k trials (bootstrap test against the runner-up)",
+        "Which optimizer leads after k trials (two-sided permutation test against the runner-up)",
         ["workload", "k", "leader", "runner_up", "difference", "p_value"],
     )
     for w in bench.workloads:
@@ -82,41 +82,79 @@ def leaders_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) 
     return table
 
 
-def _values(runs: Sequence[FinalRun], attr: str) -> list[float]:
-    return [getattr(r, attr) for r in runs if math.isfinite(getattr(r, attr))]
+# A final run's statuses that are a verdict; any other (failed, killed) is run again on resume.
+VERDICTS = ("completed", "diverged")
+
+
+def diverged(w: Workload, run: FinalRun, attr: str) -> bool:
+    """Stopped as diverged, or ended with a `val`/`test` result that is NaN or worse than the
+    workload's failure value (a loss that blew up below the training-side bound)."""
+    value = getattr(run, attr)
+    return (
+        run.status == "diverged"
+        or not math.isfinite(value)
+        or (_better(w) * (value - w.failure_value) < 0)
+    )
+
+
+def outcome(w: Workload, run: FinalRun, attr: str) -> float | None:
+    """What a final run counts as where failures score, as a trial does in the budget curves:
+    the failure value if it diverged, None without a verdict (it does not count)."""
+    if run.status not in VERDICTS:
+        return None
+    return w.failure_value if diverged(w, run, attr) else getattr(run, attr)
+
+
+def _with_verdict(runs: Sequence[FinalRun]) -> list[FinalRun]:
+    return [r for r in runs if r.status in VERDICTS]
+
+
+def _outcomes(w: Workload, runs: Sequence[FinalRun], attr: str) -> list[float]:
+    return [v for r in runs if (v := outcome(w, r, attr)) is not None]
+
+
+def results(w: Workload, runs: Sequence[FinalRun], attr: str) -> tuple[list[float], int]:
+    """The results of the runs that did not diverge, and how many diverged (runs without a
+    verdict are in neither)."""
+    counted = _with_verdict(runs)
+    kept = [getattr(r, attr) for r in counted if not diverged(w, r, attr)]
+    return kept, len(counted) - len(kept)
 
 
 def finals_table(bench: Benchmark) -> Table:
     table = Table(
         "tuned_vs_default",
         "Final test metric over seeds: tuned best vs defaults (mean, 95% bootstrap CI, Welch p; "
-        "n: runs with a finite result, diverged ones left out)",
+        "n: runs in the mean; diverged: runs left out, stopped as diverged or ended NaN or worse "
+        "than the workload's failure value)",
         ["workload", "metric", "optimizer", "tuned_mean", "tuned_ci_low", "tuned_ci_high",
-         "default_mean", "default_ci_low", "default_ci_high", "tuned_n", "default_n", "p_value"],
+         "default_mean", "default_ci_low", "default_ci_high", "tuned_n", "default_n", "p_value",
+         "tuned_diverged", "default_diverged"],
     )  # fmt: skip
     for w in bench.workloads:
         for o in bench.optimizers:
-            tuned = _values(bench.runs(w.name, o, "tuned"), "test")
-            default = _values(bench.runs(w.name, o, "default"), "test")
-            if not tuned and not default:
+            tuned, tuned_out = results(w, bench.runs(w.name, o, "tuned"), "test")
+            default, default_out = results(w, bench.runs(w.name, o, "default"), "test")
+            if not (tuned or default or tuned_out or default_out):
                 continue
             t, d = stats.summarize(tuned), stats.summarize(default)
             welch = stats.welch_test(tuned, default)
             table.rows.append(
                 [w.name, w.test_metric, o, t.mean, t.ci_low, t.ci_high, d.mean, d.ci_low,
-                 d.ci_high, t.n, d.n, None if welch is None else welch.p]
+                 d.ci_high, t.n, d.n, None if welch is None else welch.p, tuned_out, default_out]
             )  # fmt: skip
     return table
 
 
 def _mean(values: Sequence[float]) -> float:
-    return float(np.mean(values)) if values else math.nan
+    return float(np.mean(values))
 
 
 def portfolio_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]) -> Table:
     """Schmidt et al.'s question with the same number of runs n = number of optimizers: each
     optimizer once at its defaults (the best validation result of the n, per seed, averaged
-    over seeds) against one optimizer tuned with n trials (its expected best after n)."""
+    over seeds; a diverged run scores the failure value, as a trial does) against one optimizer
+    tuned with n trials (its expected best after n)."""
     table = Table(
         "defaults_vs_tuning",
         "Best of all optimizers at defaults vs one optimizer tuned with as many runs",
@@ -129,9 +167,9 @@ def portfolio_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]
         by_optimizer: dict[str, list[float]] = {}
         for o in bench.optimizers:
             for run in bench.runs(w.name, o, "default"):
-                if math.isfinite(run.val):
-                    by_seed.setdefault(run.seed, []).append(run.val)
-                    by_optimizer.setdefault(o, []).append(run.val)
+                if (value := outcome(w, run, "val")) is not None:
+                    by_seed.setdefault(run.seed, []).append(value)
+                    by_optimizer.setdefault(o, []).append(value)
         n = len(bench.optimizers)
         tuned = {
             o: float(
@@ -154,16 +192,14 @@ def portfolio_table(bench: Benchmark, curves: dict[tuple[str, str], BudgetCurve]
 
 def measured_target(bench: Benchmark, w: Workload) -> tuple[float | None, str]:
     """AlgoPerf's target: the median over seeds of the validation result of the tuned optimizer
-    whose median is best (the final value, as the tuning trials score it)."""
-    medians = {
-        o: statistics.median(vals)
-        for o in bench.optimizers
-        if (vals := _values(bench.runs(w.name, o, "tuned"), "val"))
-    }
-    if not medians:
-        return None, "not measured: no tuned run finished"
+    whose median is best (the final value, as the tuning trials score it; a diverged run
+    counts as the failure value)."""
+    counted = {o: _outcomes(w, bench.runs(w.name, o, "tuned"), "val") for o in bench.optimizers}
+    if not any(results(w, bench.runs(w.name, o, "tuned"), "val")[0] for o in bench.optimizers):
+        return None, "not measured: no tuned run finished without diverging"
+    medians = {o: statistics.median(values) for o, values in counted.items() if values}
     best = max(medians, key=lambda o: _better(w) * medians[o])
-    seeds = len(_values(bench.runs(w.name, best, "tuned"), "val"))
+    seeds = len(counted[best])
     return medians[best], f"median over {seeds} seeds of tuned {best}'s final {w.metric}"
 
 
@@ -208,7 +244,7 @@ def target_tables(
         for o in bench.optimizers:
             times: dict[str, list[float | None]] = {"steps": [], "wall": []}
             for variant in ("tuned", "default"):
-                for run in bench.runs(w.name, o, variant):
+                for run in _with_verdict(bench.runs(w.name, o, variant)):
                     reached = time_to_target(run, target, w.higher_is_better)
                     per_run.rows.append(
                         [w.name, o, variant, run.seed, target,
@@ -237,18 +273,14 @@ def target_tables(
     return per_run, scores, profiles
 
 
-def _clipped(w: Workload, runs: Sequence[FinalRun]) -> list[float]:
-    return [clip_to_failure(r.test, w.failure_value, w.higher_is_better) for r in runs]
-
-
 def score_matrix(bench: Benchmark, optimizer: str, variant: str) -> np.ndarray | None:
     """(seeds x workloads) of normalised final test values: 0 at the workload's failure value
-    (worse results, and NaN, count as it), 1 at the best final run of the workload (any
-    optimizer, tuned or default). None if a workload lacks runs."""
+    (diverged runs count as it), 1 at the best final run of the workload (any optimizer, tuned
+    or default). None if a workload lacks runs with a verdict."""
     columns = []
     for w in bench.workloads:
-        everything = _clipped(w, [r for r in bench.finals if r.workload == w.name])
-        mine = _clipped(w, bench.runs(w.name, optimizer, variant))
+        everything = _outcomes(w, [r for r in bench.finals if r.workload == w.name], "test")
+        mine = _outcomes(w, bench.runs(w.name, optimizer, variant), "test")
         if not mine:
             return None
         best = _better(w) * max(_better(w) * v for v in everything)
@@ -294,7 +326,9 @@ def aggregate_tables(bench: Benchmark) -> tuple[Table, Table]:
     return iqm, improvement
 
 
-def analyze(bench: Benchmark) -> Analysis:
+def curves_of(bench: Benchmark) -> dict[tuple[str, str], BudgetCurve]:
+    """Each (workload, optimizer)'s budget curve: Dodge's estimator for random search, the
+    best-so-far averaged over repeated studies for an adaptive sampler."""
     curves = {}
     for w in bench.workloads:
         for o in bench.optimizers:
@@ -303,11 +337,16 @@ def analyze(bench: Benchmark) -> Analysis:
                 curves[w.name, o] = best_so_far_curve(studies, bench.budget, w.higher_is_better)
             elif studies:
                 curves[w.name, o] = budget_curve(studies[0], bench.budget, w.higher_is_better)
+    return curves
+
+
+def analyze(bench: Benchmark) -> Analysis:
+    curves = curves_of(bench)
     targets = resolve_targets(bench)
     per_run, scores, profiles = target_tables(bench, targets)
     iqm, improvement = aggregate_tables(bench)
     tables = [
-        budget_table(bench, curves), leaders_table(bench, curves), finals_table(bench),
+        budget_table(curves), leaders_table(bench, curves), finals_table(bench),
         portfolio_table(bench, curves), iqm, improvement, per_run, scores,
     ]  # fmt: skip
     return Analysis(bench, curves, targets, {t.name: t for t in tables}, profiles)

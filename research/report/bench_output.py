@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from research.report import aggregate, budget
+from research.report import aggregate, budget, stats
 from research.report.bench_analysis import Analysis, Table
 from research.report.figures import FigureFile
 from research.report.html import CSS, esc, figure, table
@@ -24,14 +24,21 @@ METHODS = (
     "resamples of the trials (seed 0). A failed or diverged trial counts as the workload's "
     "failure_value (a wasted draw), as does any result worse than it; a pruned one with its "
     "last reported value; a killed one not at all. The leader at k is tested against the "
-    "runner-up with the same resamples "
-    "(two-sided bootstrap p-value). Final runs: mean and 95% percentile-bootstrap interval over "
-    "seeds, Welch's t-test for tuned vs defaults. Across workloads: test values normalised to "
-    "0 (the workload's failure_value; worse results count as it) .. 1 (the best final run "
+    "runner-up by a two-sided permutation test of their difference at k (the two studies are "
+    "independent: their trials, or with an adaptive sampler their studies, are pooled and split "
+    f"again): exact over all splits when there are at most {stats.RESAMPLES:,}, else "
+    f"{stats.RESAMPLES:,} random splits with p = (hits + 1) / ({stats.RESAMPLES:,} + 1), never "
+    "0. A final run diverged if it stopped as diverged or ended NaN or worse than the "
+    "failure_value; a run without a verdict (failed, killed) counts nowhere. Final runs: mean "
+    "and 95% percentile-bootstrap interval over seeds, Welch's t-test for tuned vs defaults, "
+    "diverged runs left out and counted; the defaults portfolio and the measured target count "
+    "a diverged run as the failure_value. Across workloads: test values normalised to "
+    "0 (the workload's failure_value; diverged runs count as it) .. 1 (the best final run "
     "of the workload); interquartile mean and probability of "
     f"improvement with stratified bootstrap intervals ({aggregate.RESAMPLES:,} resamples), as "
     "rliable computes them. Time to target: the first epoch-end step whose validation metric "
-    "reaches the target; wall time pro rata of steps; the performance profile uses the median "
+    "reaches the target (a run that diverged later still reached it); wall time pro rata of "
+    "steps; the performance profile uses the median "
     "over seeds (not reached unless more than half reach it) and the AlgoPerf score is its "
     "area up to tau = 4, normalised to [0, 1]."
 )

@@ -11,8 +11,9 @@ Conventions (stated in the report):
   resamples of the N trial values (seed `SEED`);
 - with an adaptive sampler (trials are not independent draws) the curve is instead the
   best-so-far after k trials averaged over repeated studies, the band a bootstrap over studies;
-- the leader at budget k is tested against the runner-up by the same resamples: the two-sided
-  p-value is twice the smaller tail of the bootstrap distribution of their difference.
+- the leader at budget k is tested against the runner-up by a permutation test of their
+  difference at k (`stats.permutation_p`): the two optimizers' studies are independent, so their
+  trials (adaptive samplers: their studies) are pooled and split again, never paired.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from research.report import stats
+
 RESAMPLES = 2_000
 SEED = 0
-CONFIDENCE = 0.95
 
 
 def dodge_weights(n: int, budget: int) -> np.ndarray:
@@ -60,19 +62,20 @@ def bootstrap_curves(
 
 @dataclass(frozen=True)
 class BudgetCurve:
-    """One optimizer on one workload: the curve over k = 1..K and its band."""
+    """One optimizer on one workload: the curve over k = 1..K, its band, and what it was
+    estimated from, for the test between optimizers."""
 
     expected_best: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
-    resamples: np.ndarray  # (RESAMPLES x K), for tests between optimizers
+    observed: np.ndarray  # the N trial values, or (adaptive) studies x K best-so-far values
+    adaptive: bool = False
 
 
 def budget_curve(values: Sequence[float], budget: int, higher_is_better: bool) -> BudgetCurve:
-    samples = bootstrap_curves(values, budget, higher_is_better)
-    tail = (1.0 - CONFIDENCE) / 2.0
-    low, high = np.quantile(samples, [tail, 1.0 - tail], axis=0)
-    return BudgetCurve(expected_best(values, budget, higher_is_better), low, high, samples)
+    low, high = stats.percentile_interval(bootstrap_curves(values, budget, higher_is_better))
+    estimate = expected_best(values, budget, higher_is_better)
+    return BudgetCurve(estimate, low, high, np.asarray(values, dtype=float))
 
 
 def best_so_far(values: Sequence[float], budget: int, higher_is_better: bool) -> np.ndarray:
@@ -93,12 +96,13 @@ def best_so_far_curve(
     k trials averaged over repeated studies, with a bootstrap band over the studies."""
     curves = np.stack([best_so_far(s, budget, higher_is_better) for s in studies])
     draws = np.random.default_rng(seed).integers(0, len(studies), size=(n_resamples, len(studies)))
-    with warnings.catch_warnings():  # a resample of only short (unfinished) studies: NaN
+    # a resample of only short (unfinished) studies, or a k no study reached: NaN, quietly
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         samples = np.nanmean(curves[draws], axis=1)
-    tail = (1.0 - CONFIDENCE) / 2.0
-    low, high = np.nanquantile(samples, [tail, 1.0 - tail], axis=0)
-    return BudgetCurve(np.nanmean(curves, axis=0), low, high, samples)
+        low, high = stats.percentile_interval(samples)
+        estimate = np.nanmean(curves, axis=0)
+    return BudgetCurve(estimate, low, high, curves, adaptive=True)
 
 
 def budgets_to_compare(budget: int) -> list[int]:
@@ -108,22 +112,46 @@ def budgets_to_compare(budget: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Leader:
-    k: int
     winner: str
     runner_up: str | None
     difference: float  # winner - runner-up, in the better direction (>= 0)
     p_value: float | None
 
 
-def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool) -> Leader:
-    """The optimizer with the best expected result after k trials, tested against the next."""
+def units_at(curve: BudgetCurve, k: int) -> np.ndarray:
+    """The independent observations behind the curve's value at k: the trial values, or
+    (adaptive) the best-so-far after k of each study that ran k trials."""
+    if not curve.adaptive:
+        return curve.observed
+    column = curve.observed[:, k - 1]
+    return column[np.isfinite(column)]
+
+
+def estimates_at(rows: np.ndarray, k: int, higher_is_better: bool, adaptive: bool) -> np.ndarray:
+    """The curve's value at k computed from each row of units (splits x units)."""
+    if adaptive:
+        return rows.mean(axis=1)
     sign = 1.0 if higher_is_better else -1.0
-    ranked = sorted(curves, key=lambda name: -sign * curves[name].expected_best[k - 1])
+    return sign * (np.sort(sign * rows, axis=1) @ dodge_weights(rows.shape[1], k)[k - 1])
+
+
+def leader_at(curves: Mapping[str, BudgetCurve], k: int, higher_is_better: bool) -> Leader:
+    """The optimizer with the best expected result after k trials, tested against the next (an
+    adaptive sampler's curve without a study of k trials ranks last, untested)."""
+    sign = 1.0 if higher_is_better else -1.0
+    at_k = {name: curve.expected_best[k - 1] for name, curve in curves.items()}
+    ranked = sorted(at_k, key=lambda name: (math.isnan(at_k[name]), -sign * at_k[name]))
     winner = ranked[0]
     if len(ranked) == 1:
-        return Leader(k, winner, None, math.nan, None)
+        return Leader(winner, None, math.nan, None)
     second = ranked[1]
-    difference = sign * (curves[winner].expected_best[k - 1] - curves[second].expected_best[k - 1])
-    d = sign * (curves[winner].resamples[:, k - 1] - curves[second].resamples[:, k - 1])
-    p = min(1.0, 2.0 * min(float(np.mean(d <= 0)), float(np.mean(d >= 0))))
-    return Leader(k, winner, second, float(difference), p)
+    difference = sign * (at_k[winner] - at_k[second])
+    x, y = units_at(curves[winner], k), units_at(curves[second], k)
+    adaptive = curves[winner].adaptive
+
+    def gap(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        at = estimates_at(xs, k, higher_is_better, adaptive)
+        return sign * (at - estimates_at(ys, k, higher_is_better, adaptive))
+
+    p = stats.permutation_p(x, y, gap) if x.size and y.size else None
+    return Leader(winner, second, float(difference), p)

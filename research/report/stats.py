@@ -6,14 +6,18 @@ Conventions (stated in every report):
   from a generator seeded with `SEED` (curves use `CURVE_RESAMPLES`, the same construction);
 - the best group's lead is tested with Welch's two-sided t-test against the runner-up, at
   `ALPHA`;
+- two independent samples are compared by a permutation test (`permutation_p`): exact over all
+  splits of the pooled values when there are at most `RESAMPLES`, else `RESAMPLES` random
+  splits with the observed one counted, so that p is never 0;
 - steps-to-target is right-censored: a run that never reaches the target counts as "not
   reached" (infinite), never as its last step.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +130,43 @@ def welch_test(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray)
     t = diff / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
     return Welch(t, float(df), float(2.0 * student_t.sf(abs(t), df)))
+
+
+def _splits(n: int, m: int, n_resamples: int, seed: int) -> tuple[np.ndarray, bool]:
+    """Orders of the n pooled values (splits x n), the first m of each going to the first
+    sample: every split once when there are at most `n_resamples`, else random ones."""
+    if math.comb(n, m) <= n_resamples:
+        everyone = set(range(n))
+        rows = [[*c, *sorted(everyone - set(c))] for c in itertools.combinations(range(n), m)]
+        return np.array(rows, dtype=int), True
+    orders = np.tile(np.arange(n), (n_resamples, 1))
+    return np.random.default_rng(seed).permuted(orders, axis=1), False
+
+
+def permutation_p(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    statistic: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    n_resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> float:
+    """Two-sided permutation p-value of `statistic` for two independent samples, as
+    `scipy.stats.permutation_test` computes it: twice the smaller tail (at most 1), values within
+    100 machine epsilons of the observed one counting as equal; exact over all C(n, len(x))
+    splits when there are at most `n_resamples`, else (hits + 1) / (n_resamples + 1) over random
+    splits (Phipson & Smyth 2010). `statistic(xs, ys)` maps rows of samples to one value a row.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    pooled = np.concatenate([x, y])
+    orders, exact = _splits(pooled.size, x.size, n_resamples, seed)
+    observed = float(statistic(x[None, :], y[None, :])[0])
+    shuffled = pooled[orders]
+    null = statistic(shuffled[:, : x.size], shuffled[:, x.size :])
+    gamma = abs(np.finfo(float).eps * 100 * observed)
+    adjustment = 0 if exact else 1
+    below = np.count_nonzero(null <= observed + gamma) + adjustment
+    above = np.count_nonzero(null >= observed - gamma) + adjustment
+    return float(min(1.0, 2.0 * min(below, above) / (null.size + adjustment)))
 
 
 def first_reach(

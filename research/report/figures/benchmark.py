@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from research.report import stats
-from research.report.bench_analysis import Analysis
-from research.report.bench_load import FinalRun, Workload, clip_to_failure
+from research.report.bench_analysis import VERDICTS, Analysis, diverged, outcome
+from research.report.bench_load import FinalRun, Workload
 from research.report.figures import new_figure, style
 from research.report.metrics import metric_label
 
@@ -52,10 +52,9 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
 
 def clipped_note(w: Workload, runs: Sequence[FinalRun]) -> str:
     """'2 run(s) worse than 220 drawn on the dashed line: sgd default seed 1 (1.2e+16), ...'
-    for the runs a panel draws at the failure value instead of their own result."""
-    worse = [
-        r for r in runs if clip_to_failure(r.test, w.failure_value, w.higher_is_better) != r.test
-    ]  # NaN too: it differs from everything
+    for the runs a panel draws at the failure value instead of their own result (those that
+    diverged); a run without a verdict is not drawn, so not named."""
+    worse = [r for r in runs if r.status in VERDICTS and diverged(w, r, "test")]
     if not worse:
         return ""
     named = [
@@ -72,8 +71,8 @@ def clipped_note(w: Workload, runs: Sequence[FinalRun]) -> str:
 
 def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
     """Per workload, each optimizer's final test metric over seeds: tuned (filled) and at its
-    defaults (open), seeds as dots; results worse than the failure value (dashed) sit on it,
-    and the panel names them."""
+    defaults (open), seeds as dots; diverged runs and results worse than the failure value
+    (dashed) sit on it, and the panel names them."""
     bench = analysis.bench
     rows, cols = _grid(len(bench.workloads))
     with style():
@@ -88,9 +87,7 @@ def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -
                 ):
                     runs = bench.runs(w.name, o, variant)
                     drawn += runs
-                    values = [
-                        clip_to_failure(r.test, w.failure_value, w.higher_is_better) for r in runs
-                    ]
+                    values = [v for r in runs if (v := outcome(w, r, "test")) is not None]
                     ax.scatter([i + shift] * len(values), values, s=24, edgecolors=colors[o],
                                facecolors=face, label=variant if i == 0 else None)  # fmt: skip
             ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1,
