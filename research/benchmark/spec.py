@@ -52,7 +52,7 @@ class Benchmark:
     seeds: tuple[int, ...]
     sampler: str
     sampler_seed: int
-    repeats: int  # studies per workload and optimizer (adaptive samplers: seeds sampler_seed + r)
+    repeats: int  # studies per workload and optimizer (>= 2 for adaptive samplers)
     pruner: str
     run_overrides: tuple[str, ...]
     sweep_overrides: tuple[str, ...]
