@@ -94,6 +94,30 @@ FAULTS = (
         ("tests/test_benchmark.py::-k killed or interrupted_benchmark",),
     ),
     Fault(
+        "postgres_restart",
+        "PostgreSQL restarted (8 s) mid-sweep; a connection cut mid-write; a locked SQLite file",
+        "waited for and reconnected, one line each; no trial counted as failed; exact count",
+        ("tests/test_sweep_outage.py",),
+    ),
+    Fault(
+        "study_experiment",
+        "a sweep of another experiment (dataset, seed, epochs) on an existing study",
+        "refused in one line naming the difference and a study name; nothing written",
+        ("tests/test_sweep_study_experiment.py",),
+    ),
+    Fault(
+        "bad_values",
+        "bad or nonsense values of every config group and of the sweeper",
+        "one line naming the field, exit 2, no run folder, sweep folder or study",
+        ("tests/test_bad_input.py",),
+    ),
+    Fault(
+        "damaged_files",
+        "damaged run files (results.json, metrics.csv, config) and unfinished sweeps, reported",
+        "listed as unreadable with the reason; the rest and the index are reported",
+        ("tests/test_report_e2e.py::-k damaged or nothing_to_report",),
+    ),
+    Fault(
         "resume_refused",
         "resume with other settings or a truncated checkpoint",
         "one line, exit 2, every file of the run unchanged",
