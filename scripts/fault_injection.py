@@ -145,8 +145,9 @@ def selection(test: str) -> list[str]:
     return [test]
 
 
-def run(fault: Fault, repeat: int) -> tuple[int, int, int]:
-    """(cases run, cases held, cases skipped) over `repeat` runs of the fault's tests."""
+def run(fault: Fault, repeat: int, failed: list[str]) -> tuple[int, int, int]:
+    """(cases run, cases held, cases skipped) over `repeat` runs of the fault's tests; the
+    cases that did not hold are added to `failed`."""
     tried = held = skipped = 0
     for _ in range(repeat):
         for test in fault.tests:
@@ -164,7 +165,10 @@ def run(fault: Fault, repeat: int) -> tuple[int, int, int]:
                         skipped += 1
                         continue
                     tried += 1
-                    held += case.find("failure") is None and case.find("error") is None
+                    if case.find("failure") is None and case.find("error") is None:
+                        held += 1
+                    else:
+                        failed.append(f"{case.get('classname')}::{case.get('name')}")
     return tried, held, skipped
 
 
@@ -187,7 +191,7 @@ def main() -> None:
         for fault in FAULTS:
             if args.only and fault.name not in args.only:
                 continue
-            tried, held, skipped = run(fault, args.repeat)
+            tried, held, skipped = run(fault, args.repeat, failed)
             note = f" ({skipped} skipped)" if skipped else ""
             lines.append(f"| {fault.what} | {fault.promise} | {tried}{note} | {held} |")
             print(lines[-1], flush=True)
@@ -196,6 +200,9 @@ def main() -> None:
             subprocess.run([str(services), "stop", "all"], check=False)
     table = "\n".join(lines)
     print(f"\n{table}")
+    if failed:
+        print("\ncases that did not hold (rerun one with pytest -m '' to see why):")
+        print("\n".join(f"  {name}" for name in failed))
     if args.out:
         args.out.write_text(table + "\n")
 
