@@ -187,6 +187,7 @@ def main() -> None:
         "| fault injected | outcome that must hold | cases tried | held |",
         "|---|---|---|---|",
     ]
+    failed: list[str] = []
     try:
         for fault in FAULTS:
             if args.only and fault.name not in args.only:
