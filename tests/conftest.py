@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 
 # Tests check behaviour, not speed: one intra-op thread per process keeps them fast and
 # steady when several processes (DDP ranks, parallel jobs) share a small machine.
@@ -55,6 +56,13 @@ def make_cfg(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
     yield make
     GlobalHydra.instance().clear()
     HydraConfig.instance().cfg = None  # no `${hydra:...}` leaks into later tests
+
+
+def sigint_as_a_terminal_sends_it() -> None:
+    """In a child about to run: SIGINT acts as Ctrl-C. A process started in the background
+    (`cmd &` in a script, nohup) inherits SIGINT ignored, and Python then leaves it ignored, so a
+    test sending SIGINT to it would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(

@@ -21,6 +21,8 @@ import pytest
 from optuna.trial import TrialState
 from scipy.stats import permutation_test, trim_mean
 
+from tests.conftest import sigint_as_a_terminal_sends_it
+
 ROOT = Path(__file__).resolve().parents[1]
 # The quadratic alone, K = 3, S = 2: the whole protocol in about a minute on 2 quiet cores.
 QUICK = [
@@ -216,6 +218,7 @@ def test_an_interrupted_benchmark_says_one_line_and_leaves_no_trial_running(
         [sys.executable, "-m", "research.benchmark", "benchmark=fast", "report=false",
          "~benchmark.workloads.cnn_mnist1d"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=sigint_as_a_terminal_sends_it,
     )  # fmt: skip
     storage = f"sqlite:///{tmp_path / 'benchmarks' / 'fast' / 'optuna.db'}"
     deadline = time.monotonic() + 300

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from research.sweep.counts import FAIL_KIND, count_trials
 from research.sweep.retry import RESUME_FROM, RETRY_OF
 from tests.cluster_services import fresh_database, postgres, slurm  # noqa: F401
+from tests.conftest import sigint_as_a_terminal_sends_it
 from tests.test_sweep_e2e import BASE, ENV, load_study
 
 pytestmark = pytest.mark.timeout(600)
@@ -179,7 +180,8 @@ def test_a_stopped_sweep_cancels_its_jobs_counts_nothing_and_resumes(
                "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2",
                "trainer.max_epochs=30"]  # fmt: skip
     sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_a_terminal_sends_it)  # fmt: skip
     try:
         wait_for(lambda: len(list(tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt"))) == 2,
                  240, "both trials training")  # fmt: skip
