@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from research.tracking.error_chain import first_in_chain
+
 
 class WriteFailed(OSError):
     """A file could not be written (a full disk, a read-only folder): the message names the
@@ -61,11 +63,4 @@ def current_umask() -> int:
 def os_error_in(error: BaseException) -> OSError | None:
     """The OSError behind `error`, also when it surfaced while another error was handled
     (torch.save's short write raises RuntimeError; closing the file then raises ENOSPC)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return first_in_chain(error, OSError)

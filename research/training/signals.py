@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from research.tracking.error_chain import first_in_chain
+
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -27,14 +29,7 @@ def interruption_in(error: BaseException) -> RunInterrupted | None:
     """The signal behind `error`, also when code it interrupted re-raised it as something
     else (`inspect.getfullargspec`, which Lightning calls, turns any exception into
     `TypeError("unsupported callable")`)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, RunInterrupted):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return first_in_chain(error, RunInterrupted)
 
 
 class _Held:
