@@ -251,3 +251,43 @@ def test_untracked_code_marks_the_commit_dirty(tmp_path: Path) -> None:
     assert not git_commit(tmp_path / "research").endswith("+dirty")
     (tmp_path / "research/adabelief.py").write_text("")
     assert git_commit(tmp_path / "research").endswith("+dirty")
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs a core to leave busy")
+def test_a_run_beside_busy_cores_takes_one_thread_and_says_so(tmp_path: Path) -> None:
+    """Every usable core spins in another process: the run takes one thread, not torch's one
+    per core (which waits on threads that are not scheduled), and says why in one line."""
+    import multiprocessing
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    default = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout.strip()  # fmt: skip
+    spinners = [multiprocessing.Process(target=_spin) for _ in os.sched_getaffinity(0)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "research.train", *TINY, "trainer.max_epochs=1"],
+            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.join()
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if "torch threads:" in line]
+    assert len(lines) == 1 and f"torch threads: 1, not {default}: " in lines[0], lines
+    assert lines[0].endswith("busy with other processes (set torch_threads to choose)")
+
+
+def test_a_chosen_thread_count_is_kept_and_not_announced(tmp_path: Path) -> None:
+    result = run_cli(*TINY, "trainer.max_epochs=1", "torch_threads=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "torch threads:" not in result.stdout + result.stderr

@@ -43,6 +43,7 @@ from research.training.module import DivergedError, RunPruned, SupervisedModule
 from research.training.quiet import silence_library_notices
 from research.training.resume_checks import check_resume
 from research.training.signals import interruption_in, signals_as_exceptions
+from research.training.threads import set_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,7 @@ def train(
             "Resuming from %s: %d epochs and %d steps done",
             resume.path, resume.epochs_done, resume.global_step,
         )  # fmt: skip
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(cfg.torch_threads)
+    set_torch_threads(cfg.get("torch_threads"))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     with refusals_named("data"):
