@@ -153,7 +153,7 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     spec = subprocess.run(
-        [sys.executable, "-m", "research.report.benchmark", str(out), "--out", str(tmp_path / "r"),
+        [sys.executable, "-m", "research.leaderboard", str(out), "--out", str(tmp_path / "r"),
          "--wandb-entity", "me", "--wandb-project", "bench"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
