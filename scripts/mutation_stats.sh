@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the benchmark's statistics: mutmut (pyproject.toml [tool.mutmut]) changes
-# research/report/{budget,bench_analysis,stats,aggregate}.py one mutation at a time and runs the
-# fast statistics tests that reach the changed function; a mutant no test fails on survives.
+# research/leaderboard/{budget,analysis,aggregate}.py and research/report/stats.py one mutation
+# at a time and runs the fast statistics tests that reach the changed function; a mutant no test
+# fails on survives.
 # One mutant at a time on one thread, about 25 minutes on 2 busy cores:
 #
 #   pip install -e ".[dev]" && scripts/mutation_stats.sh

@@ -153,7 +153,7 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     spec = subprocess.run(
-        [sys.executable, "-m", "research.report.benchmark", str(out), "--out", str(tmp_path / "r"),
+        [sys.executable, "-m", "research.leaderboard", str(out), "--out", str(tmp_path / "r"),
          "--wandb-entity", "me", "--wandb-project", "bench"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -284,11 +284,12 @@ def test_progress_of_a_resumed_benchmark_weighs_what_is_left_by_its_cost(tmp_pat
     """Resumed with one CNN final run (2 minutes) and four quadratic ones (2 s) to go: once the
     CNN run is done, 8 s are left, not 4 x 2 minutes (the time per unit this process saw)."""
     from research.benchmark.progress import progress_line, reporting
-    from research.benchmark.spec import Benchmark, Optimizer, Workload
+    from research.benchmark.spec import Benchmark, Optimizer
     from research.benchmark.studies import progress_counts
+    from research.config.benchmark_files import Workload
 
     workloads = tuple(
-        Workload(name, (), "val/loss", "test/loss", False, 1.0, None) for name in ("cnn", "quad")
+        Workload(name, "val/loss", "test/loss", False, 1.0, None) for name in ("cnn", "quad")
     )
     bench = Benchmark(
         "b", tmp_path, f"sqlite:///{tmp_path / 'optuna.db'}", 2, (0, 1), "random", 0, 1, "none",

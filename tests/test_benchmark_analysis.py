@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from scipy.stats import permutation_test, ttest_ind
 
-from research.report.bench_analysis import (
+from research.config.benchmark_files import Workload
+from research.leaderboard.analysis import (
     Table,
     aggregate_tables,
     analyze,
@@ -27,8 +28,8 @@ from research.report.bench_analysis import (
     resolve_targets,
     target_tables,
 )
-from research.report.bench_load import Benchmark, FinalRun, Workload
-from research.report.budget import best_so_far, expected_best
+from research.leaderboard.budget import best_so_far, expected_best
+from research.leaderboard.load import Benchmark, FinalRun
 
 QUAD = Workload("quad", "val/loss", "test/loss", False, 220.0, None)
 CLS = Workload("cls", "val/acc", "test/acc", True, 0.1, 0.5)

@@ -17,9 +17,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 from scipy.stats import permutation_test
 
-from research.report import aggregate, stats
-from research.report.bench_load import clip_to_failure, trial_value
-from research.report.budget import (
+from research.leaderboard import aggregate
+from research.leaderboard.budget import (
     best_so_far_curve,
     bootstrap_curves,
     budget_curve,
@@ -28,6 +27,8 @@ from research.report.budget import (
     expected_best,
     leader_at,
 )
+from research.leaderboard.load import clip_to_failure, trial_value
+from research.report import stats
 
 
 def test_expected_best_is_dodges_estimator_with_replacement() -> None:
@@ -380,10 +381,11 @@ def test_the_tuned_vs_default_figure_names_the_runs_it_draws_at_the_failure_valu
     tmp_path: Path,
 ) -> None:
     """Results worse than the failure value sit on its dashed line: the panel says which."""
-    from research.report.bench_analysis import Analysis
-    from research.report.bench_load import Benchmark, FinalRun, Workload
+    from research.config.benchmark_files import Workload
+    from research.leaderboard.analysis import Analysis
+    from research.leaderboard.figures import tuned_vs_default
+    from research.leaderboard.load import Benchmark, FinalRun
     from research.report.figures import palette
-    from research.report.figures.benchmark import tuned_vs_default
 
     quadratic = Workload("quadratic", "val/loss", "test/loss", False, 220.0, None)
     tests = {("sgd", "default"): (3.2e6, math.nan)}

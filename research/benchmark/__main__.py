@@ -60,7 +60,7 @@ def main(cfg: DictConfig) -> None:
         print("Run the same command again to resume.", file=sys.stderr)
         sys.exit(1)
     if cfg.report:
-        command = [sys.executable, "-m", "research.report.benchmark", str(bench.out_dir)]
+        command = [sys.executable, "-m", "research.leaderboard", str(bench.out_dir)]
         sys.exit(subprocess.call(command))
 
 

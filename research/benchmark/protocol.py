@@ -12,7 +12,7 @@ from typing import Any
 from research.benchmark.launch import StepFailed, run_steps
 from research.benchmark.progress import reporting
 from research.benchmark.spec import Benchmark
-from research.benchmark.steps import VARIANTS, Step, final_step, tuning_step
+from research.benchmark.steps import Step, final_step, tuning_step
 from research.benchmark.studies import (
     counted_trials,
     fail_orphaned_trials,
@@ -20,11 +20,10 @@ from research.benchmark.studies import (
     progress_counts,
     tuned_params,
 )
+from research.config.benchmark_files import MANIFEST, VARIANTS
 from research.config.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-MANIFEST = "benchmark.json"
 
 
 class ProtocolError(RuntimeError):

@@ -14,24 +14,12 @@ from zlib import crc32
 
 from omegaconf import DictConfig, OmegaConf
 
+from research.config.benchmark_files import Workload, study_name
 from research.config.compose import CONF
 from research.config.errors import ConfigError
 
 SAMPLERS = ("random", "tpe", "qmc", "gp", "cmaes")
 PRUNERS = ("none", "median", "hyperband", "successive_halving")
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A training problem: its overrides (data, model, epochs) and the metric that is tuned."""
-
-    name: str
-    overrides: tuple[str, ...]
-    metric: str
-    test_metric: str
-    higher_is_better: bool
-    failure_value: float
-    target: float | None
 
 
 @dataclass(frozen=True)
@@ -60,8 +48,7 @@ class Benchmark:
     optimizers: tuple[Optimizer, ...]
 
     def study_name(self, workload: Workload, optimizer: Optimizer, repeat: int = 0) -> str:
-        base = f"{self.name}/{workload.name}/{optimizer.name}"
-        return base if self.repeats == 1 else f"{base}/rep{repeat}"
+        return study_name(self.name, workload.name, optimizer.name, self.repeats, repeat)
 
     def study_seed(self, workload: Workload, optimizer: Optimizer, repeat: int = 0) -> int:
         """Each study draws its own random numbers (`sampler_seed` plus a hash of the study's

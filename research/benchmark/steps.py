@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from research.benchmark.spec import Benchmark, Optimizer, Workload
+from research.benchmark.spec import Benchmark, Optimizer
+from research.config import benchmark_files
+from research.config.benchmark_files import FINAL_RESULTS, Workload
 
-VARIANTS = ("tuned", "default")
 SELECTION_FILE = "selection.json"  # the tuned hyperparameters the final runs used
 # A final run with one of these verdicts is done; `failed` (an error, or SIGTERM when the
 # benchmark was killed) runs again.
@@ -48,7 +49,7 @@ def tuning_dir(bench: Benchmark, workload: Workload, optimizer: Optimizer, repea
 
 
 def runs_dir(bench: Benchmark, workload: Workload, optimizer: Optimizer, variant: str) -> Path:
-    return bench.out_dir / "runs" / workload.name / optimizer.name / variant
+    return benchmark_files.runs_dir(bench.out_dir, workload.name, optimizer.name, variant)
 
 
 def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer, repeat: int) -> Step:
@@ -78,7 +79,7 @@ def tuning_step(bench: Benchmark, workload: Workload, optimizer: Optimizer, repe
 def finished_seeds(folder: Path) -> set[int]:
     """Seeds whose final run completed or diverged (a killed run left no verdict)."""
     done = set()
-    for path in folder.glob("seed_*/results.json"):
+    for path in folder.glob(FINAL_RESULTS):
         record = json.loads(path.read_text())
         if record.get("status") in FINISHED:
             done.add(int(record["seed"]))

@@ -16,8 +16,9 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import text
 
 from research.benchmark.progress import Counts, Part
-from research.benchmark.spec import Benchmark, Optimizer, Workload
-from research.benchmark.steps import SELECTION_FILE, VARIANTS, runs_dir
+from research.benchmark.spec import Benchmark, Optimizer
+from research.benchmark.steps import SELECTION_FILE, runs_dir
+from research.config.benchmark_files import FINAL_RESULTS, VARIANTS, Workload
 from research.sweep.counts import count_trials, is_counted_failure
 from research.sweep.storage import open_storage, sqlite_path, study_lock
 from research.sweep.summary import applied_params
@@ -101,7 +102,7 @@ def open_benchmark_storage(bench: Benchmark) -> RDBStorage:
 
 def count_results(workload_runs: Path) -> int:
     """Final runs that ended, under runs/<workload>/<optimizer>/<variant>/seed_<n>/."""
-    return sum(1 for _ in workload_runs.glob("*/*/seed_*/results.json"))
+    return sum(1 for _ in workload_runs.glob(f"*/*/{FINAL_RESULTS}"))
 
 
 ORPHAN_AGE = timedelta(seconds=60)  # the sweeper's default grace period

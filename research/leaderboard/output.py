@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-from research.report import aggregate, budget, stats
-from research.report.bench_analysis import Analysis, Table
+from research.leaderboard import aggregate, budget
+from research.leaderboard.analysis import Analysis, Table
+from research.report import stats
 from research.report.figures import FigureFile
 from research.report.html import CSS, esc, figure, table
 

@@ -1,4 +1,4 @@
-"""The benchmark's questions answered as tables (lists of rows), from `bench_load` data:
+"""The benchmark's questions answered as tables (lists of rows), from `load` data:
 budget curves, the leader at k = 1, a few and K (Sivaprasad et al.), tuned vs defaults and
 the defaults portfolio vs one tuned optimizer (Schmidt et al.), final test metrics over seeds,
 IQM and probability of improvement across workloads (Agarwal et al.), time-to-target,
@@ -14,15 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from research.report import aggregate, stats
-from research.report.bench_load import Benchmark, FinalRun, Workload
-from research.report.budget import (
+from research.config.benchmark_files import Workload
+from research.leaderboard import aggregate
+from research.leaderboard.budget import (
     BudgetCurve,
     best_so_far_curve,
     budget_curve,
     budgets_to_compare,
     leader_at,
 )
+from research.leaderboard.load import Benchmark, FinalRun
+from research.report import stats
 
 Row = list[Any]
 

@@ -10,9 +10,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from research.config.benchmark_files import Workload
+from research.leaderboard.analysis import VERDICTS, Analysis, diverged, outcome
+from research.leaderboard.load import FinalRun
 from research.report import stats
-from research.report.bench_analysis import VERDICTS, Analysis, diverged, outcome
-from research.report.bench_load import FinalRun, Workload
 from research.report.figures import new_figure, style
 from research.report.metrics import metric_label
 

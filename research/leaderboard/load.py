@@ -12,21 +12,17 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from research.config.benchmark_files import (
+    FINAL_RESULTS,
+    MANIFEST,
+    Workload,
+    runs_dir,
+    study_name,
+)
 from research.report.errors import ReportError
 
-MANIFEST = "benchmark.json"
 # The sweeper's record of why a trial failed (research.sweep.counts): these count as a trial.
 COUNTED_FAIL_KINDS = ("error", "diverged")
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    metric: str
-    test_metric: str
-    higher_is_better: bool
-    failure_value: float
-    target: float | None
 
 
 @dataclass(frozen=True)
@@ -134,13 +130,7 @@ def load(out_dir: Path) -> Benchmark:
     if not manifest_path.is_file():
         raise ReportError(f"{out_dir} is not a benchmark folder: it has no {MANIFEST}")
     manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    workloads = [
-        Workload(
-            w["name"], w["metric"], w["test_metric"], w["higher_is_better"], w["failure_value"],
-            w["target"],
-        )
-        for w in manifest["workloads"]
-    ]  # fmt: skip
+    workloads = [Workload.from_manifest(w) for w in manifest["workloads"]]
     bench = Benchmark(
         name=manifest["name"],
         out_dir=out_dir,
@@ -153,16 +143,18 @@ def load(out_dir: Path) -> Benchmark:
     repeats = int(manifest.get("repeats", 1))
     for w in workloads:
         for o in bench.optimizers:
-            base = f"{bench.name}/{w.name}/{o}"
-            names = [base] if repeats == 1 else [f"{base}/rep{r}" for r in range(repeats)]
             bench.trials[w.name, o] = [
                 study_values(
-                    manifest["storage"], name, w.failure_value, w.higher_is_better, bench.budget
+                    manifest["storage"],
+                    study_name(bench.name, w.name, o, repeats, r),
+                    w.failure_value,
+                    w.higher_is_better,
+                    bench.budget,
                 )
-                for name in names
+                for r in range(repeats)
             ]
             for variant in manifest["variants"]:
-                folder = out_dir / "runs" / w.name / o / variant
-                for path in sorted(folder.glob("seed_*/results.json")):
+                folder = runs_dir(out_dir, w.name, o, variant)
+                for path in sorted(folder.glob(FINAL_RESULTS)):
                     bench.finals.append(_final_run(path, w, o, variant))
     return bench

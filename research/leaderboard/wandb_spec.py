@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from research.report.bench_analysis import Analysis
-from research.report.bench_output import METHODS
+from research.leaderboard.analysis import Analysis
+from research.leaderboard.output import METHODS
 
 
 def build_report(analysis: Analysis, entity: str, project: str, summary_md: str) -> Any:
@@ -31,5 +31,5 @@ def build_report(analysis: Analysis, entity: str, project: str, summary_md: str)
         project=project,
         title=f"Benchmark {analysis.bench.name}",
         blocks=blocks,
-        description="python -m research.report.benchmark",
+        description="python -m research.leaderboard",
     )
