@@ -37,7 +37,7 @@ RULES: dict[str, Rule] = {
     "check_finite_every_n_steps": COUNT,
     "divergence_factor": Number(low=1, null="NaN/inf only"),
     "steps_per_batch": COUNT,
-    "torch_threads": Number(low=1, integer=True, null="the cores free at the start, at most torch's default"),
+    "torch_threads": Number(low=1, integer=True, null="the cores free when it starts"),
     "ckpt_path": AnyOf(
         (OneOf((None, "last")), ExistingFile()),
         "null, last (<output_dir>/checkpoints/last.ckpt) or the path of an existing checkpoint",
