@@ -165,7 +165,8 @@ def test_leader_at_a_budget_and_its_permutation_p_value() -> None:
     assert lead.p_value == pytest.approx(0.1)
     tie = leader_at({"x": a, "y": budget_curve([0.5, 0.6, 0.9], 3, True)}, 2, True)
     assert tie.p_value == 1.0
-    assert budgets_to_compare(20) == [1, 4, 20] and budgets_to_compare(1) == [1]
+    assert budgets_to_compare(20) == [1, 5, 20] and budgets_to_compare(1) == [1]
+    assert budgets_to_compare(100) == [1, 10, 100] and budgets_to_compare(4) == [1, 2, 4]
 
 
 def test_the_leader_test_is_scipys_exact_permutation_test() -> None:

@@ -106,8 +106,9 @@ def best_so_far_curve(
 
 
 def budgets_to_compare(budget: int) -> list[int]:
-    """k = 1, "a few" (round(sqrt(K))) and K: the budgets the winner table reports."""
-    return sorted({1, max(1, round(math.sqrt(budget))), budget})
+    """k = 1, "a few" (the square root of K, rounded up: 5 of 20, 10 of 100) and K: the budgets
+    the winner table reports."""
+    return sorted({1, math.ceil(math.sqrt(budget)), budget})
 
 
 @dataclass(frozen=True)
