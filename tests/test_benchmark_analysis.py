@@ -30,6 +30,7 @@ from research.leaderboard.analysis import (
 )
 from research.leaderboard.budget import best_so_far, expected_best
 from research.leaderboard.load import Benchmark, FinalRun
+from research.leaderboard.output import budget_markdown, summary_md
 
 QUAD = Workload("quad", "val/loss", "test/loss", False, 220.0, None)
 CLS = Workload("cls", "val/acc", "test/acc", True, 0.1, 0.5)
@@ -434,3 +435,15 @@ def test_analyze_puts_every_table_together() -> None:
     assert analysis.targets == resolve_targets(bench)
     assert analysis.tables["leaders"].rows == leaders_table(bench, curves_of(bench)).rows
     np.testing.assert_allclose(analysis.profiles["steps"]["b"], [math.inf, 1.0])
+
+
+def test_the_summary_shows_each_pairs_expected_best_at_the_leader_tables_k() -> None:
+    analysis = analyze(_bench())
+    lines = budget_markdown(analysis).splitlines()
+    assert lines[2] == "| workload | optimizer | k = 1 | k = 2 | k = 4 |"  # K = 4: 1, 2, K
+    assert len(lines) == 4 + 4  # a title, a blank, the header, the rule, four pairs
+    curve = analysis.curves["quad", "b"]
+    at = [f"{curve.expected_best[k - 1]:.4g} ({curve.ci_low[k - 1]:.4g}, "
+          f"{curve.ci_high[k - 1]:.4g})" for k in (1, 2, 4)]  # fmt: skip
+    assert "| quad | b | " + " | ".join(at) + " |" in lines
+    assert budget_markdown(analysis) in summary_md(analysis)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from research.leaderboard import aggregate, budget
-from research.leaderboard.analysis import Analysis, Table
+from research.leaderboard.analysis import Analysis, Row, Table
 from research.report import stats
 from research.report.figures import FigureFile
 from research.report.html import CSS, esc, figure, table
@@ -89,6 +89,26 @@ def targets_text(analysis: Analysis) -> str:
     return yaml.safe_dump(rows, sort_keys=False)
 
 
+def budget_markdown(analysis: Analysis) -> str:
+    """The budget curves at the leader table's k, one row per workload and optimizer: the
+    expected best with its 95% band, as a reader compares them across a row."""
+    by_pair: dict[tuple[str, str], dict[int, Row]] = {}
+    for row in analysis.tables["budget"].rows:
+        by_pair.setdefault((row[0], row[1]), {})[row[2]] = row
+    ks = budget.budgets_to_compare(analysis.bench.budget)
+    lines = [
+        "### Expected best validation result after k trials, 95% bootstrap band", "",
+        "| workload | optimizer | " + " | ".join(f"k = {k}" for k in ks) + " |",
+        "|---|---|" + "---:|" * len(ks),
+    ]  # fmt: skip
+    for (workload, optimizer), at in by_pair.items():
+        cells = [
+            f"{cell(at[k][3])} ({cell(at[k][4])}, {cell(at[k][5])})" if k in at else "—" for k in ks
+        ]
+        lines.append(f"| {workload} | {optimizer} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def summary_md(analysis: Analysis) -> str:
     b = analysis.bench
     head = (
@@ -99,7 +119,7 @@ def summary_md(analysis: Analysis) -> str:
         )
     )  # fmt: skip
     tables = [markdown(analysis.tables[name]) for name in SUMMARY_TABLES]
-    return "\n\n".join([head, *tables, "Methods: " + METHODS]) + "\n"
+    return "\n\n".join([head, budget_markdown(analysis), *tables, "Methods: " + METHODS]) + "\n"
 
 
 def _html_table(t: Table) -> str:
