@@ -408,3 +408,29 @@ def test_the_tuned_vs_default_figure_names_the_runs_it_draws_at_the_failure_valu
         "sgd default seed 0 (3.2e+06), sgd default seed 1 (diverged)"
     )
     assert "failure value" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+@pytest.mark.parametrize("count", [3, 15])
+def test_budget_curves_show_bands_while_a_reader_can_tell_them_apart(count: int) -> None:
+    """Up to five optimizers a panel shows each curve's band; fifteen bands hide the curves.
+    Fifteen optimizers repeat a colour of the palette: the repeat carries a marker."""
+    from research.config.benchmark_files import Workload
+    from research.leaderboard.analysis import Analysis
+    from research.leaderboard.budget import budget_curve
+    from research.leaderboard.figures import budget_curves
+    from research.leaderboard.load import Benchmark
+    from research.report.figures import palette
+
+    names = [f"opt{i}" for i in range(count)]
+    workload = Workload("cls", "val/acc", "test/acc", True, 0.1, None)
+    bench = Benchmark("b", Path("."), 4, [0], [workload], names)
+    curves = {("cls", o): budget_curve([0.2, 0.4, 0.3, 0.5 + i / 100], 4, True)
+              for i, o in enumerate(names)}  # fmt: skip
+    fig = budget_curves(Analysis(bench, curves, {}, {}, {}), palette(names))
+    ax = fig.axes[0]
+    assert len(ax.lines) == count and len(ax.collections) == (count if count <= 5 else 0)
+    colors = [line.get_color() for line in ax.lines]
+    repeated = [line for i, line in enumerate(ax.lines) if line.get_color() in colors[:i]]
+    assert all(line.get_marker() not in ("None", None, "") for line in repeated)
+    assert len(repeated) == max(0, count - 14)
+    assert len(fig.legends[0].get_texts()) == count

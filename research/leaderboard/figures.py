@@ -15,9 +15,21 @@ from research.leaderboard.analysis import VERDICTS, Analysis, diverged, outcome
 from research.leaderboard.load import FinalRun
 from research.report import stats
 from research.report.figures import new_figure, style
+from research.report.figures.colors import group_markers
 from research.report.metrics import metric_label
 
 MAX_NAMED = 3  # runs a panel's clipping note names; it counts the others
+MAX_BANDS = 5  # optimizers whose bands a panel can show and a reader still tell apart
+LEGEND_COLUMNS = 5
+
+
+def _line_styles(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> dict[str, dict]:
+    """Each optimizer's colour and, where a colour repeats past the palette, a marker."""
+    markers = group_markers(colors, analysis.bench.optimizers)
+    return {
+        o: {"color": colors[o], "marker": markers[o], "markevery": 0.2, "markersize": 4}
+        for o in analysis.bench.optimizers
+    }
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -26,9 +38,12 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
-    """One panel per workload: E[best validation result of k trials] with its 95% band."""
+    """One panel per workload: E[best validation result of k trials], with its 95% band for up
+    to MAX_BANDS optimizers (beyond, the bands hide the curves; they are in budget.csv)."""
     workloads = analysis.bench.workloads
     rows, cols = _grid(len(workloads))
+    lines = _line_styles(analysis, colors)
+    bands = len(analysis.bench.optimizers) <= MAX_BANDS
     with style():
         fig = new_figure(5.2 * cols, 3.8 * rows)
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
@@ -38,8 +53,9 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
                 if curve is None:
                     continue
                 k = np.arange(1, curve.expected_best.size + 1)
-                ax.plot(k, curve.expected_best, color=colors[o], label=o)
-                ax.fill_between(k, curve.ci_low, curve.ci_high, color=colors[o], alpha=0.15)
+                ax.plot(k, curve.expected_best, label=o, **lines[o])
+                if bands:
+                    ax.fill_between(k, curve.ci_low, curve.ci_high, color=colors[o], alpha=0.15)
             ax.set_title(w.name)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("tuning budget k (trials)")
@@ -47,7 +63,8 @@ def budget_curves(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
         for ax in axes[len(workloads) :]:
             ax.set_visible(False)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
+        fig.legend(handles, labels, loc="outside lower center", frameon=False,
+                   ncol=min(len(labels), LEGEND_COLUMNS))  # fmt: skip
     return fig
 
 
@@ -77,7 +94,8 @@ def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -
     bench = analysis.bench
     rows, cols = _grid(len(bench.workloads))
     with style():
-        fig = new_figure(5.2 * cols, 3.6 * rows + 0.4)
+        width = max(5.2, 0.4 * len(bench.optimizers))  # a panel's width: room for its labels
+        fig = new_figure(width * cols, 3.6 * rows + 0.4)
         axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
         for ax, w in zip(axes, bench.workloads, strict=False):
             drawn: list[FinalRun] = []
@@ -93,7 +111,9 @@ def tuned_vs_default(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -
                                facecolors=face, label=variant if i == 0 else None)  # fmt: skip
             ax.axhline(w.failure_value, color="0.5", linestyle="--", linewidth=1,
                        label="failure value" if ax is axes[0] else None)  # fmt: skip
-            ax.set_xticks(range(len(bench.optimizers)), bench.optimizers)
+            ax.set_xlim(-0.5, len(bench.optimizers) - 0.5)
+            ax.set_xticks(range(len(bench.optimizers)), bench.optimizers, rotation=60,
+                          ha="right", rotation_mode="anchor", fontsize=8)  # fmt: skip
             note = clipped_note(w, drawn)
             ax.set_title(w.name + (f"\n{note}" if note else ""), wrap=True,
                          fontsize=9 if note else None)  # fmt: skip
@@ -123,15 +143,16 @@ def iqm_intervals(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> F
 def performance_profile(analysis: Analysis, colors: dict[str, tuple[float, ...]]) -> Figure:
     ratios = analysis.profiles["steps"]
     taus = np.linspace(1.0, stats.ALGOPERF_TAU_MAX, 301)
+    lines = _line_styles(analysis, colors)
     with style():
         fig = new_figure(7, 4.2)
         ax = fig.subplots()
         for o, r in ratios.items():
             score = stats.algoperf_score(r)
-            ax.step(taus, stats.performance_profile(r, taus), where="post", color=colors[o],
-                    label=f"{o} (score {score:.3f})")  # fmt: skip
+            ax.step(taus, stats.performance_profile(r, taus), where="post",
+                    label=f"{o} (score {score:.3f})", **lines[o])  # fmt: skip
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("τ (steps to target / fewest steps on the workload)")
         ax.set_ylabel("fraction of workloads with ratio ≤ τ")
-        ax.legend(frameon=False)
+        fig.legend(loc="outside right center", frameon=False, fontsize=8)
     return fig
