@@ -19,6 +19,7 @@ import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
+from PIL import Image
 from scipy.stats import permutation_test, trim_mean
 
 from tests.conftest import sigint_as_a_terminal_sends_it
@@ -138,6 +139,16 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
     assert (finals["adam"]["default_n"], finals["adam"]["default_diverged"]) == ("2", "0")
     assert (report / "report.html").stat().st_size > 10_000
     assert "Which optimizer leads" in (report / "summary.md").read_text()
+    # the docs' copy: the same tables, the figures in a palette
+    docs = tmp_path / "docs_copy"
+    script = Path(__file__).parents[1] / "scripts" / "benchmark_results.py"
+    copied = subprocess.run([sys.executable, script, out, "--out", docs], capture_output=True)
+    assert copied.returncode == 0, copied.stderr[-2000:]
+    assert (docs / "summary.md").read_text() == (report / "summary.md").read_text()
+    assert _read_csv(docs / "budget.csv") == _read_csv(report / "budget.csv")
+    for png in report.glob("*.png"):
+        with Image.open(docs / png.name) as small, Image.open(png) as full:
+            assert small.mode == "P" and small.size == full.size
 
     # a re-run finds everything done: no trial, no run repeated
     stamps = {p: p.stat().st_mtime_ns for p in runs}

@@ -1,0 +1,56 @@
+"""The benchmark results the docs show, written from a finished benchmark's folder.
+
+Runs the benchmark's own report (`python -m research.leaderboard`) on BENCHMARK_DIR and keeps
+what the documentation includes: `summary.md` (every table), the CSVs behind it, and the
+figures as PNGs reduced to a 256-colour palette (a few hundred KB for four figures, read by the
+docs and by GitHub). Nothing is retyped: the results page includes these files.
+
+    python scripts/benchmark_results.py benchmarks/small_all
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from PIL import Image
+
+DOCS = Path(__file__).resolve().parent / "docs" / "measured"
+KEPT = ("*.csv", "summary.md", "targets.yaml")
+
+
+def small_png(source: Path, target: Path) -> None:
+    """The figure in 256 colours: lines and text on white lose nothing a reader sees."""
+    with Image.open(source) as image:
+        image.convert("RGB").quantize(256).save(target, optimize=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("benchmark_dir", type=Path, help="the out_dir of a finished benchmark")
+    parser.add_argument("--out", type=Path, help="default: scripts/docs/measured/<its name>")
+    args = parser.parse_args()
+    out = args.out or DOCS / args.benchmark_dir.resolve().name
+    with TemporaryDirectory() as scratch:
+        report = Path(scratch)
+        command = [sys.executable, "-m", "research.leaderboard", str(args.benchmark_dir)]
+        made = subprocess.run([*command, "--out", scratch], stdout=subprocess.DEVNULL)
+        if made.returncode:
+            return made.returncode  # its one-line error is on stderr
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        for pattern in KEPT:
+            for path in report.glob(pattern):
+                shutil.copy(path, out / path.name)
+        for png in report.glob("*.png"):
+            small_png(png, out / png.name)
+    print(f"benchmark results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
