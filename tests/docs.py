@@ -12,8 +12,11 @@ renders as nothing on GitHub and on the site:
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
+import sys
+import types
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -94,7 +97,7 @@ class Block:
         for line in lines:
             every = shlex.split(line, comments=True)
             cuts = [-1, *(i for i, word in enumerate(every) if word == "&&"), len(every)]
-            for start, stop in zip(cuts, cuts[1:]):
+            for start, stop in itertools.pairwise(cuts):
                 words = every[start + 1 : stop]
                 if not words:
                     continue
@@ -169,14 +172,14 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:e[+-]?\d+)?")
 
 
 def _pattern(shown: str) -> re.Pattern[str]:
-    """A shown line as a pattern: numbers, `<placeholders>`, `/path/to/`, `...` and runs of
-    spaces stand for whatever the run prints there (times, paths, metric values)."""
-    parts = re.split(r"(<[\w ]+>|/path/to/|\.\.\.|\s+)", shown.strip())
+    """A shown line as a pattern: numbers, `<placeholders>`, `/path/to/...` paths, `...` and
+    runs of spaces stand for whatever the run prints there (times, paths, metric values)."""
+    parts = re.split(r"(<[\w ]+>|/path/to/[^\s;]*|\.\.\.|\s+)", shown.strip())
     out = []
     for part in parts:
         if not part:
             continue
-        if part.startswith("<") or part in {"/path/to/", "..."}:
+        if part.startswith(("<", "/path/to/")) or part == "...":
             out.append(r".*?")
         elif part.isspace():
             out.append(r"\s+")
@@ -199,8 +202,18 @@ def missing_lines(test_id: str, printed: str) -> list[str]:
 
 def ids_used_by_tests() -> set[str]:
     """Block ids named in the tests' calls: `docs.block("ID")`, `docs.commands("ID")`, ..."""
-    call = re.compile(r"docs\.(?:block|commands|command|shown_lines|missing_lines)\(\s*\"([\w-]+)\"")
+    reads = "block|commands|command|shown_lines|missing_lines|load_module"
+    call = re.compile(rf"docs\.(?:{reads})\(\s*\"([\w-]+)\"")
     used = set()
-    for path in (REPO / "tests").glob("*.py"):
+    for path in (REPO / "tests").glob("test_*.py"):
         used |= set(call.findall(path.read_text()))
     return used
+
+
+def load_module(test_id: str, name: str) -> types.ModuleType:
+    """A python block, as the module `name` (what its config's `_target_` names)."""
+    module = types.ModuleType(name)
+    module.__file__ = str(block(test_id).path)
+    sys.modules[name] = module
+    exec(compile(block(test_id).text, block(test_id).where, "exec"), module.__dict__)
+    return module

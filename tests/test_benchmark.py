@@ -21,12 +21,13 @@ import pytest
 from optuna.trial import TrialState
 from scipy.stats import permutation_test, trim_mean
 
+from tests import docs
 from tests.conftest import sigint_as_a_terminal_sends_it
 
 ROOT = Path(__file__).resolve().parents[1]
 # The quadratic alone, K = 3, S = 2: the whole protocol in about a minute on 2 quiet cores.
 QUICK = [
-    "benchmark=fast",
+    *docs.command("benchmark-fast").args,  # the README's benchmark command, made small:
     "~benchmark.workloads.cnn_mnist1d",
     "benchmark.budget=3",
     "benchmark.seeds=[0,1]",
@@ -80,6 +81,7 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
     first = benchmark(*QUICK, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "progress: trials 6/6, runs 8/8 (14/14 done)" in first.stderr + first.stdout
+    assert not docs.missing_lines("benchmark-progress", first.stderr + first.stdout)
     out = tmp_path / "benchmarks" / "fast"
     storage = f"sqlite:///{out / 'optuna.db'}"
     report = out / "report"
