@@ -143,8 +143,11 @@ def blocks() -> tuple[Block, ...]:
 
 
 def block(test_id: str) -> Block:
-    (found,) = [b for b in blocks() if b.marker == "test" and b.value == test_id]
-    return found
+    """The block with this id (the first, where the README repeats a page's block: the test
+    of the marks checks that they hold the same commands)."""
+    found = [b for b in blocks() if b.marker == "test" and b.value == test_id]
+    assert found, f"no block has <!-- test: {test_id} -->"
+    return found[0]
 
 
 def commands(test_id: str) -> list[Command]:
