@@ -5,6 +5,7 @@
     python scripts/bench_optim.py --optimizers radam lion --layouts small
     python scripts/bench_optim.py --compile  # adds impl="compile" where the chain allows it
     python scripts/bench_optim.py --device cuda
+    python scripts/bench_optim.py --new --markdown  # + scripts/docs/measured/bench_optim_new.md
 
 Two layouts of the same parameter count: a few large matrices (the update is memory-bound,
 or matmul-bound for Muon) and many small ones (per-tensor overhead dominates). Each
@@ -24,11 +25,13 @@ import argparse
 import gc
 import importlib
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
 
 import research.optim as ro
 from research.optim.base import chain_info
@@ -44,6 +47,7 @@ class Counterpart:
     ours: type[ro.ChainedOptimizer]
     references: Callable[[], dict[str, Make]]
     default: dict[str, str]
+    source: str = "torch"  # where the reference comes from, for the Markdown table
 
 
 def _torch(cls: type[torch.optim.Optimizer], modes: tuple[str, ...], **kwargs: object):
@@ -112,6 +116,7 @@ OPTIMIZERS = {
         ro.Lion,
         _package("lion_pytorch", {"for-loop": ("Lion", {}), "foreach": ("foreach.Lion", {})}),
         {"cpu": "for-loop", "cuda": "for-loop"},
+        "lion-pytorch",
     ),
     # torch's Muon has only its for-loop (matrices only: both layouts are matrices)
     "muon": Counterpart(
@@ -129,11 +134,13 @@ OPTIMIZERS = {
             },
         ),
         {"cpu": "foreach", "cuda": "foreach"},
+        "schedulefree",
     ),
     "prodigy": Counterpart(
         ro.Prodigy,
         _package("prodigyopt", {"for-loop": ("Prodigy", {})}),
         {"cpu": "for-loop", "cuda": "for-loop"},
+        "prodigyopt",
     ),
     "lamb": Counterpart(
         ro.Lamb,
@@ -142,6 +149,7 @@ OPTIMIZERS = {
             {"for-loop": ("Lamb", {"foreach": False}), "foreach": ("Lamb", {"foreach": True})},
         ),
         {"cpu": "foreach", "cuda": "foreach"},
+        "pytorch_optimizer",
     ),
 }
 QUICK = ("adam", "adamw", "sgd", "rmsprop")
@@ -207,6 +215,92 @@ def time_steps(
     return {label: pick(seconds) for label, seconds in times.items()}, paths
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One optimizer on one layout: ms per step of every mode, and the paths ours took."""
+
+    name: str
+    tensors: str  # "4 x 2.5M"
+    ms: dict[str, float]  # "reference for-loop", "ours auto", ...
+    paths: dict[str, str]
+    default: str  # the reference's default mode on this device
+
+
+PATHS = {"fused": "torch's fused", "reference": "per tensor", "muon:reference": "per matrix"}
+
+
+def _size(count: int, numel: int) -> str:
+    value, unit = (numel / 1e6, "M") if numel >= 1e6 else (numel / 1e3, "K")
+    return f"{count} x {value:g}{unit}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f}" if value >= 1000 else f"{value:.1f}"
+
+
+def seeds_table(rows: list[Measured]) -> list[str]:
+    """The seeds' family against torch's three modes; bold where torch has no kernel."""
+    lines = [
+        "| optimizer | tensors | torch for-loop | torch foreach | torch fused | ours `auto` (path) "
+        "| ours `foreach` | `auto` vs torch's fastest |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ms, auto = row.ms, row.ms["ours auto"]
+        mode = [ms.get(f"reference {m}") for m in ALL_MODES]
+        bold = "**" if mode[2] is None else ""
+        path = PATHS.get(row.paths["ours auto"], row.paths["ours auto"])
+        ratio = min(m for m in mode if m is not None) / auto
+        cells = [f"{bold}{row.name}{bold}", row.tensors]
+        cells += ["-" if m is None else f"{m:.2f}" for m in mode]
+        cells += [f"{bold}{auto:.2f}{bold} ({path})", f"{ms['ours foreach']:.2f}"]
+        cells += [f"{bold}{ratio:.2f}x{bold}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def new_table(rows: list[Measured]) -> list[str]:
+    """The rules after Adam against their reference's default and fastest modes."""
+    lines = [
+        "| optimizer | tensors | reference default | reference fastest | ours (`auto`) "
+        "| vs fastest | path |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    named = set()
+    for row in rows:
+        refs = {k[10:]: v for k, v in row.ms.items() if k.startswith("reference ")}
+        fastest = min(refs, key=refs.__getitem__)
+        auto, foreach = row.ms["ours auto"], row.ms["ours foreach"]
+
+        def mode(label: str, refs: dict[str, float] = refs) -> str:
+            return _ms(refs[label]) + (f" ({label})" if len(refs) > 1 else "")
+
+        ours, ratio = _ms(auto), f"{refs[fastest] / auto:.2f}x"
+        path = PATHS.get(row.paths["ours auto"], row.paths["ours auto"])
+        if foreach < auto and row.paths["ours auto"].endswith(":reference"):  # batched by foreach
+            ours += f" (`foreach`: {_ms(foreach)})"
+            ratio += f" ({refs[fastest] / foreach:.2f}x)"
+        name = row.name if row.name in named else f"{row.name} ({OPTIMIZERS[row.name].source})"
+        named.add(row.name)
+        cells = [name, row.tensors, mode(row.default), mode(fastest), ours, ratio, path]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(measured: list[Measured]) -> list[str]:
+    """One table per family present: the seeds' by layout, those without a torch kernel
+    last; the newer rules by optimizer, then layout (`measured` is in layout order)."""
+    order = {name: i for i, name in enumerate(OPTIMIZERS)}
+    seeds = [r for r in measured if r.name not in NEW]
+    layouts = list(dict.fromkeys(r.tensors for r in seeds))
+    seeds.sort(
+        key=lambda r: (layouts.index(r.tensors), "reference fused" not in r.ms, order[r.name])
+    )
+    new = sorted((r for r in measured if r.name in NEW), key=lambda r: order[r.name])
+    tables = [render(rows) for rows, render in ((seeds, seeds_table), (new, new_table)) if rows]
+    return [line for table in tables for line in [*table, ""]][:-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
@@ -220,6 +314,7 @@ def main() -> None:
     parser.add_argument("--best", action="store_true", help="fastest step instead of the median")
     parser.add_argument("--compile", action="store_true", help='add impl="compile" (slow start)')
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    add_option(parser, "bench_optim_new" if "--new" in sys.argv else "bench_optim")
     args = parser.parse_args()
     names = args.optimizers or list(QUICK if args.quick else NEW if args.new else OPTIMIZERS)
     layouts = args.layouts or ["large", "small"]
@@ -232,6 +327,7 @@ def main() -> None:
     print("torch.optim.Adam(fused=True), the reference's default mode and its fastest mode here")
     device_type = args.device.split(":")[0]
     yardstick = "torch Adam(fused)"
+    measured: list[Measured] = []
     for layout in layouts:
         params = make_params(layout, args.params, args.device)
         shape = "x".join(map(str, params[0].shape))
@@ -261,6 +357,10 @@ def main() -> None:
             baseline = times.pop(yardstick)
             default = times[f"reference {counterpart.default[device_type]}"]
             fastest = min(t for label, t in times.items() if label.startswith("reference"))
+            tensors = _size(len(params), params[0].numel())
+            ms = {label: seconds * 1e3 for label, seconds in times.items()}
+            mode = counterpart.default[device_type]
+            measured.append(Measured(name, tensors, ms, paths, mode))
             for label, seconds in times.items():
                 print(
                     f"{name:24} {label:22} {seconds * 1e3:9.2f} {baseline / seconds:14.2f}x "
@@ -268,6 +368,7 @@ def main() -> None:
                 )
         del params
         gc.collect()
+    write(args.markdown, markdown(measured))
 
 
 if __name__ == "__main__":

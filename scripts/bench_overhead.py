@@ -18,6 +18,7 @@ of training (an epoch gets slower as gradients shrink towards denormal floats). 
 epoch of each, a warm-up, is left out.
 
     OMP_NUM_THREADS=1 python scripts/bench_overhead.py [--repeats 3]
+    OMP_NUM_THREADS=1 python scripts/bench_overhead.py --runs 3 --also logger=csv --markdown
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tempfile import TemporaryDirectory
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
 from omegaconf import DictConfig
 
 from research.config.compose import compose_run_config
@@ -103,26 +105,56 @@ def lockstep_ms(overrides: list[str], epochs: int, out: Path) -> tuple[list[floa
     return timer.bare_ms[1:], timer.framework_ms[1:]
 
 
+def measure(extra: list[str], repeats: int, tmp: str) -> dict[str, tuple[float, ...]]:
+    """Per case: bare and framework ms per epoch (means), their ratio, the medians' ratio."""
+    rows = {}
+    for name, (overrides, epochs) in CASES.items():
+        bare, framework = [], []
+        for repeat in range(repeats):
+            out = Path(tmp) / f"{name}-{len(extra)}-{repeat}".replace(" ", "_")
+            b, f = lockstep_ms([*overrides, *extra], epochs, out)
+            bare, framework = bare + b, framework + f
+        b, f = statistics.mean(bare), statistics.mean(framework)
+        median = statistics.median(framework) / statistics.median(bare)
+        rows[name] = (b, f, f / b, median)
+        print(f"{name:<18} {b:>14.2f} {f:>19.2f} {f / b:>6.3f} {median:>13.3f}", flush=True)
+    return rows
+
+
+def span(values: list[float], spec: str, unit: str = "") -> str:
+    low, high = f"{min(values):{spec}}", f"{max(values):{spec}}"
+    return (low if low == high else f"{low}-{high}") + unit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--overrides", nargs="*", default=[], help="extra Hydra overrides")
+    parser.add_argument("--runs", type=int, default=1, help="whole measurements (ranges)")
+    parser.add_argument(
+        "--also", nargs="*", default=[], help="one more run with these overrides (a column)"
+    )
+    add_option(parser, "bench_overhead")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    rows = []
-    with TemporaryDirectory() as tmp:
-        for name, (overrides, epochs) in CASES.items():
-            bare, framework = [], []
-            for repeat in range(args.repeats):
-                out = Path(tmp) / f"{name}-{repeat}".replace(" ", "_")
-                b, f = lockstep_ms([*overrides, *args.overrides], epochs, out)
-                bare, framework = bare + b, framework + f
-            b, f = statistics.mean(bare), statistics.mean(framework)
-            median = statistics.median(framework) / statistics.median(bare)
-            rows.append(f"{name:<18} {b:>14.2f} {f:>19.2f} {f / b:>6.3f} {median:>13.3f}")
     header = ("case", "bare ms/epoch", "framework ms/epoch", "ratio", "median epochs")
     print("{:<18} {:>14} {:>19} {:>6} {:>13}".format(*header))
-    print("\n".join(rows))
+    with TemporaryDirectory() as tmp:
+        runs = [measure(args.overrides, args.repeats, tmp) for _ in range(args.runs)]
+        also = measure([*args.overrides, *args.also], args.repeats, tmp) if args.also else {}
+    lines = [
+        "| case | bare loop | `research.train` | ratio | median epochs |"
+        + (f" with `{' '.join(args.also)}` |" if also else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|" if also else ""),
+    ]
+    for name, (_, epochs) in CASES.items():
+        b, f, ratio, median = ([run[name][i] for run in runs] for i in range(4))
+        steps = f" ({epochs} epochs)"
+        cells = [name + steps, span(b, ".1f", " ms"), span(f, ".1f", " ms")]
+        cells += [f"**{span(ratio, '.3f', 'x')}**", span(median, ".3f", "x")]
+        cells += [f"{also[name][2]:.3f}x"] if also else []
+        lines.append("| " + " | ".join(cells) + " |")
+    write(args.markdown, lines)
 
 
 if __name__ == "__main__":

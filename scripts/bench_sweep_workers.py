@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parent.parent
 WORKER_ENV = "BENCH_SWEEP_WORKER"
 
@@ -114,18 +116,26 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--trials-per-worker", type=int, default=10)
     parser.add_argument("--trial-seconds", type=float, default=0.5)
+    add_option(parser, "bench_sweep_workers")
     args = parser.parse_args()
-    print("| workers | trials | trials/s | ideal trials/s | end -> next start, median (p90) "
-          "| duplicated | lost |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+    lines = [
+        "| workers | trials | trials/s | ideal trials/s | end -> next start, median (p90) "
+        "| duplicated | lost |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines))
     with tempfile.TemporaryDirectory() as folder:
         for workers in args.workers:
             result = run_workers(args.storage, workers, args.trials_per_worker,
                                  args.trial_seconds, Path(folder))  # fmt: skip
             ideal = workers / args.trial_seconds
-            print(f"| {workers} | {result['trials']} | {result['trials_per_s']} | {ideal:.1f} | "
-                  f"{result['gap_median_s']} s ({result['gap_p90_s']} s) | "
-                  f"{result['duplicated']} | {result['lost']} |", flush=True)  # fmt: skip
+            lines.append(
+                f"| {workers} | {result['trials']} | {result['trials_per_s']} | {ideal:.1f} | "
+                f"{result['gap_median_s']} s ({result['gap_p90_s']} s) | "
+                f"{result['duplicated']} | {result['lost']} |"
+            )
+            print(lines[-1], flush=True)
+    write(args.markdown, lines)
 
 
 if __name__ == "__main__":

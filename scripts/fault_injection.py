@@ -9,7 +9,8 @@ cases run, times repeats) and how many held (passed). Needs root for the service
 small file system: `scripts/services.sh start all` first, or `--services` to start and stop
 them here.
 
-    python scripts/fault_injection.py [--repeat 1] [--only NAME ...] [--services] [--out FILE]
+    python scripts/fault_injection.py [--repeat 1] [--only NAME ...] [--services]
+                                      [--markdown [PATH]]
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,7 +180,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each fault's tests")
     parser.add_argument("--only", nargs="*", choices=[f.name for f in FAULTS])
     parser.add_argument("--services", action="store_true", help="start and stop the services")
-    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    add_option(parser, "fault_injection")
     args = parser.parse_args()
     services = ROOT / "scripts" / "services.sh"
     if args.services:
@@ -204,8 +207,7 @@ def main() -> None:
     if failed:
         print("\ncases that did not hold (rerun one with pytest -m '' to see why):")
         print("\n".join(f"  {name}" for name in failed))
-    if args.out:
-        args.out.write_text(table + "\n")
+    write(args.markdown, lines)
 
 
 if __name__ == "__main__":

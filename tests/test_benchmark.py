@@ -22,12 +22,13 @@ from optuna.trial import TrialState
 from PIL import Image
 from scipy.stats import permutation_test, trim_mean
 
+from tests import docs
 from tests.conftest import sigint_as_a_terminal_sends_it
 
 ROOT = Path(__file__).resolve().parents[1]
 # The quadratic alone, K = 3, S = 2: the whole protocol in about a minute on 2 quiet cores.
 QUICK = [
-    "benchmark=fast",
+    *docs.command("benchmark-fast").args,  # the README's benchmark command, made small:
     "~benchmark.workloads.cnn_mnist1d",
     "benchmark.budget=3",
     "benchmark.seeds=[0,1]",
@@ -81,6 +82,7 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
     first = benchmark(*QUICK, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "progress: trials 6/6, runs 8/8 (14/14 done)" in first.stderr + first.stdout
+    assert not docs.missing_lines("benchmark-progress", first.stderr + first.stdout)
     out = tmp_path / "benchmarks" / "fast"
     storage = f"sqlite:///{out / 'optuna.db'}"
     report = out / "report"
@@ -140,14 +142,14 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
     assert (report / "report.html").stat().st_size > 10_000
     assert "Which optimizer leads" in (report / "summary.md").read_text()
     # the docs' copy: the same tables, the figures in a palette
-    docs = tmp_path / "docs_copy"
+    docs_copy = tmp_path / "docs_copy"
     script = Path(__file__).parents[1] / "scripts" / "benchmark_results.py"
-    copied = subprocess.run([sys.executable, script, out, "--out", docs], capture_output=True)
+    copied = subprocess.run([sys.executable, script, out, "--out", docs_copy], capture_output=True)
     assert copied.returncode == 0, copied.stderr[-2000:]
-    assert (docs / "summary.md").read_text() == (report / "summary.md").read_text()
-    assert _read_csv(docs / "budget.csv") == _read_csv(report / "budget.csv")
+    assert (docs_copy / "summary.md").read_text() == (report / "summary.md").read_text()
+    assert _read_csv(docs_copy / "budget.csv") == _read_csv(report / "budget.csv")
     for png in report.glob("*.png"):
-        with Image.open(docs / png.name) as small, Image.open(png) as full:
+        with Image.open(docs_copy / png.name) as small, Image.open(png) as full:
             assert small.mode == "P" and small.size == full.size
 
     # a re-run finds everything done: no trial, no run repeated

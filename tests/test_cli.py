@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import docs
 from tests.conftest import TINY, run_cli
 
 
@@ -31,7 +32,6 @@ def test_cfg_job_and_help_import_no_torch(tmp_path: Path) -> None:
         (["steps_per_batch=0"], "error: steps_per_batch=0 is invalid: must be an integer >= 1"),
         (["optimized_metric=val/f1"], "error: optimized_metric='val/f1' is invalid"),
         (["optimized_metric=train/loss"], "'train/loss' is invalid: must be an epoch metric"),
-        (["model=cnn", "data=modular_arithmetic"], "cannot take tokens input"),
         (["data=mnist", "paths.data_dir=nowhere"], "data.download=true"),
         (
             ["callbacks=default", "callbacks.last_checkpoint.every_s=-1"],
@@ -84,9 +84,16 @@ def test_ddp_on_two_cpu_processes_inside_a_multirun(tmp_path: Path) -> None:
 
 
 def test_default_run_reaches_the_published_accuracy(tmp_path: Path) -> None:
-    """`python -m research.train` as the README's first command: CNN on MNIST-1D, Adam."""
-    result = run_cli(cwd=tmp_path, env={"WANDB_MODE": "offline"})
+    """The README's first command: CNN on MNIST-1D, Adam; it prints the summary the docs show.
+    (Its second, `python -m pytest`, is the suite itself, as CI runs it.)"""
+    install = ["pip", "install", "-e", ".[dev]"]
+    run_cmd, test_cmd = (c for c in docs.commands("quickstart") if list(c.words[:4]) != install)
+    assert run_cmd.program == "python -m research.train"
+    assert test_cmd.words == ("python", "-m", "pytest")
+    result = run_cli(*run_cmd.args, cwd=tmp_path, env={"WANDB_MODE": "offline"})
     assert result.returncode == 0, result.stderr[-2000:]
+    printed = result.stdout + result.stderr
+    assert not docs.missing_lines("default-run-summary", printed), printed[-2000:]
     (results_file,) = tmp_path.glob("outputs/*/*/results.json")
     results = json.loads(results_file.read_text())
     assert results["config"]["model"]["_target_"].endswith("CNN")

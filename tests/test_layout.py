@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import docs
 
 PACKAGE = Path(__file__).resolve().parents[1] / "research"
 
@@ -28,9 +31,6 @@ ALLOWED = {
     "report": {"config", "tracking"},
     "leaderboard": {"config", "report"},
 }
-# module -> a package it may import beyond its package's row: the command the README documents,
-# `python -m research.report.benchmark`, runs the leaderboard's.
-COMMANDS = {"research.report.benchmark": {"leaderboard"}}
 
 
 def _module_name(path: Path) -> str:
@@ -67,8 +67,7 @@ def test_every_package_imports_only_what_the_layout_allows() -> None:
         package = name.split(".")[1]
         for imported in _imports(path, top_level_only=False):
             target = imported.split(".")[1] if imported.count(".") else None
-            allowed = ALLOWED[package] | COMMANDS.get(name, set())
-            if target and target != package and target not in allowed:
+            if target and target != package and target not in ALLOWED[package]:
                 wrong.append(f"{name} imports {imported}")
     assert not wrong, "\n".join(wrong)
 
@@ -93,3 +92,31 @@ def test_no_import_cycle_between_modules() -> None:
     for name in sorted(graph):
         if name not in state:
             visit(name, [])
+
+
+def _layout_tree() -> dict[str, set[str]]:
+    """The README's Layout tree: each package (or module) and the packages it says it imports,
+    read from the column that starts at "imports" (wrapped lines continue in that column)."""
+    entries: dict[str, list[str]] = {}
+    column = None
+    for line in docs.block("layout").text.splitlines()[1:]:
+        name = line[2:].split()[0].rstrip("/").removesuffix(".py") if line[2:3] != " " else None
+        if name:
+            column = line.index(" imports ")
+            entries[name] = []
+        right = re.match(r".*\s{2,}(\S.*)$", line)  # the right column, after a gap
+        if name:
+            entries[name].append(line[column:].strip())
+        elif column and right and right.start(1) >= column:
+            entries[list(entries)[-1]].append(right[1])
+    tree = {}
+    for name, parts in entries.items():
+        listed = " ".join(parts).removeprefix("imports ").replace(",", " ").split()
+        tree[name] = set() if listed == ["nothing"] else set(listed)
+    return tree
+
+
+def test_readme_layout_and_architecture_page_say_what_the_layout_allows() -> None:
+    assert _layout_tree() == ALLOWED, "README's Layout tree and ALLOWED disagree"
+    page = (docs.PAGES / "architecture.md").read_text()
+    assert '--8<-- "README.md:layout"' in page, "the architecture page includes the Layout"

@@ -1,84 +1,19 @@
-"""The README's worked example of adding an optimizer (AdaBelief) works as documented."""
+"""The docs' worked example of adding an optimizer (AdaBelief, in "Adding an optimizer" of
+scripts/docs/pages/optimizers.md) works as documented: the page's own code and config."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from research.optim import ChainedOptimizer
-from research.optim.transforms import (
-    BiasCorrection,
-    DecoupledWeightDecay,
-    DescentStep,
-    FirstMomentEMA,
-    ScaleByRootSecondMoment,
-    StepContext,
-    Transform,
-)
-from research.optim.validation import Bound
+from tests import docs
 
-# ---- as in README.md, "Adding an optimizer" (research/optim/adabelief.py) ----------------
-
-
-@dataclass(frozen=True)
-class BeliefSecondMoment(Transform):
-    """s <- beta2 * s + (1 - beta2) * (g - m)^2 + eps: how far g strays from its EMA m."""
-
-    beta: str = "beta2"
-    eps: str = "eps"
-
-    def bounds(self) -> tuple[Bound, ...]:
-        return (Bound(self.beta, high=1.0), Bound(self.eps, low_inclusive=False))
-
-    def buffers(self, zero: Mapping[str, bool]) -> tuple[str, ...]:
-        return ("exp_avg_var",)
-
-    def apply(self, ctx: StepContext) -> None:
-        surprise = ctx.ops.add(ctx.grad, ctx.state["exp_avg"], alpha=-1.0)
-        exp_avg_var = ctx.state["exp_avg_var"]
-        ctx.ops.mul_(exp_avg_var, ctx.hp[self.beta])
-        ctx.ops.addcmul_(exp_avg_var, surprise, surprise, value=1 - ctx.hp[self.beta])
-        ctx.ops.add_scalar_(exp_avg_var, ctx.hp[self.eps])
-        ctx.second_moment = exp_avg_var
-
-
-class AdaBelief(ChainedOptimizer):
-    """AdaBelief (Zhuang et al. 2020): Adam dividing by the spread of g around m, not by |g|."""
-
-    chain = (
-        DecoupledWeightDecay(),
-        FirstMomentEMA(),
-        BeliefSecondMoment(),
-        BiasCorrection(),
-        ScaleByRootSecondMoment(),
-        DescentStep(),
-    )
-    default_hyperparameters = {
-        "lr": 1e-3,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "eps": 1e-16,
-        "weight_decay": 0.0,
-    }
-
-
-# ---- and conf/optimizer/adabelief.yaml ---------------------------------------------------
-
-YAML = """
-_target_: tests.test_optim_extension.AdaBelief
-_partial_: true
-lr: 1.0e-3
-beta1: 0.9
-beta2: 0.999
-eps: 1.0e-16
-weight_decay: 0.0
-impl: auto
-"""
+# research/optim/adabelief.py and conf/optimizer/adabelief.yaml, read from the page: the
+# module is registered under the name its config's `_target_` gives, no file is written.
+AdaBelief = docs.load_module("adabelief-py", "research.optim.adabelief").AdaBelief
+YAML = docs.block("adabelief-yaml").text
 
 
 def adabelief_by_hand(grads: torch.Tensor, lr: float, b1: float, b2: float, eps: float, wd: float):

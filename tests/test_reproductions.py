@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from research.config.compose import compose_run_config
+from tests import docs
 from tests.conftest import CONF, REPO
 
 EXPERIMENTS = sorted(
@@ -83,9 +84,12 @@ def only_python3_on_path(tmp_path: Path) -> dict[str, str]:
 
 
 def test_reproduce_runs_the_sweep_and_builds_the_report(tmp_path: Path) -> None:
+    """The README's reproduction command, made small."""
+    command = docs.command("reproduce")
+    assert command.program == "scripts/reproduce.sh"
     out = tmp_path / "reproductions"
     done = reproduce(
-        "amsgrad_counterexample",
+        *command.args,
         out,
         "data.steps_per_epoch=202",
         "trainer.max_epochs=1",

@@ -19,6 +19,7 @@ from research.tracking.metadata import git_commit
 from research.train import interrupted_line
 from research.training.pipeline import train
 from research.training.signals import RunInterrupted
+from tests import docs
 from tests.conftest import TINY, csv_rows, run_cli
 
 LIBRARY_NOISE = (
@@ -234,6 +235,7 @@ def test_ctrl_c_is_one_line_and_keeps_the_record(tmp_path: Path) -> None:
     assert last_line.startswith("interrupted by SIGINT: the run's record")
     assert checkpointed, "Ctrl-C during training checkpoints the state, as SIGTERM does"
     assert "continue it with: python -m research.train ckpt_path=last" in last_line, last_line
+    assert not docs.missing_lines("interrupted-line", last_line), last_line
     assert json.loads(results.read_text())["history"]
 
 
