@@ -1,9 +1,9 @@
 """The benchmark results the docs show, written from a finished benchmark's folder.
 
 Runs the benchmark's own report (`python -m research.leaderboard`) on BENCHMARK_DIR and keeps
-what the documentation includes: `summary.md` (every table), the CSVs behind it, and the
-figures as PNGs reduced to a 256-colour palette (a few hundred KB for four figures, read by the
-docs and by GitHub). Nothing is retyped: the results page includes these files.
+what the documentation shows: each summary table as its own Markdown file (the results page
+includes them), the CSVs behind them (the site serves them), `summary.md`, and the figures as
+PNGs reduced to a 256-colour palette (a few hundred KB for four figures). Nothing is retyped.
 
     python scripts/benchmark_results.py benchmarks/small_all
 """
@@ -19,8 +19,21 @@ from tempfile import TemporaryDirectory
 
 from PIL import Image
 
-DOCS = Path(__file__).resolve().parent / "docs" / "measured"
+from research.leaderboard import output
+from research.leaderboard.analysis import analyze
+from research.leaderboard.load import load
+
+RESULTS = Path(__file__).resolve().parent / "docs" / "pages" / "results"
 KEPT = ("*.csv", "summary.md", "targets.yaml")
+
+
+def table_files(benchmark_dir: Path, out: Path, command: str) -> None:
+    """One Markdown file per summary table, each saying which command wrote it."""
+    analysis = analyze(load(benchmark_dir))
+    tables = {"budget_at_k": output.budget_markdown(analysis)}
+    tables |= {name: output.markdown(analysis.tables[name]) for name in output.SUMMARY_TABLES}
+    for name, text in tables.items():
+        (out / f"{name}.md").write_text(f"<!-- written by `{command}`: do not edit -->\n\n{text}\n")
 
 
 def small_png(source: Path, target: Path) -> None:
@@ -32,9 +45,9 @@ def small_png(source: Path, target: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("benchmark_dir", type=Path, help="the out_dir of a finished benchmark")
-    parser.add_argument("--out", type=Path, help="default: scripts/docs/measured/<its name>")
+    parser.add_argument("--out", type=Path, help="default: scripts/docs/pages/results/<its name>")
     args = parser.parse_args()
-    out = args.out or DOCS / args.benchmark_dir.resolve().name
+    out = args.out or RESULTS / args.benchmark_dir.resolve().name
     with TemporaryDirectory() as scratch:
         report = Path(scratch)
         command = [sys.executable, "-m", "research.leaderboard", str(args.benchmark_dir)]
@@ -48,6 +61,9 @@ def main() -> int:
                 shutil.copy(path, out / path.name)
         for png in report.glob("*.png"):
             small_png(png, out / png.name)
+    table_files(
+        args.benchmark_dir, out, f"python scripts/benchmark_results.py {args.benchmark_dir}"
+    )
     print(f"benchmark results: {out}")
     return 0
 

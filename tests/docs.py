@@ -36,7 +36,7 @@ MARKER = re.compile(r"^<!-- (?:(test): ([\w-]+)|(not run): (\w+)) -->$")
 
 def doc_files() -> list[Path]:
     """README.md and every page of the site (not the measured tables they include)."""
-    pages = sorted(p for p in PAGES.rglob("*.md") if "measured" not in p.parts)
+    pages = sorted(p for p in PAGES.rglob("*.md") if not {"measured", "results"} & set(p.parts))
     return [REPO / "README.md", *pages]
 
 

@@ -148,6 +148,8 @@ def test_the_protocol_runs_reports_and_resumes(tmp_path: Path) -> None:
     assert copied.returncode == 0, copied.stderr[-2000:]
     assert (docs_copy / "summary.md").read_text() == (report / "summary.md").read_text()
     assert _read_csv(docs_copy / "budget.csv") == _read_csv(report / "budget.csv")
+    leaders = (docs_copy / "leaders.md").read_text().split("\n\n", 1)[1]
+    assert leaders.strip() in (report / "summary.md").read_text()
     for png in report.glob("*.png"):
         with Image.open(docs_copy / png.name) as small, Image.open(png) as full:
             assert small.mode == "P" and small.size == full.size
