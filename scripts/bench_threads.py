@@ -9,7 +9,7 @@ null: the cores free when the run starts). A case that passes `--limit` seconds 
 and shown as "> limit". Ratios are against one thread on the quiet machine, measured in the
 same invocation.
 
-    python scripts/bench_threads.py [--busy 1] [--limit 300]
+    python scripts/bench_threads.py [--busy 1] [--limit 300] [--markdown]
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from tempfile import TemporaryDirectory
+
+from measured import add_option, write
 
 
 def _spin() -> None:
@@ -75,6 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--busy", type=int, default=1, help="spinning processes beside a run")
     parser.add_argument("--limit", type=float, default=300.0, help="seconds before a case stops")
+    parser.add_argument("--overrides", nargs="*", default=[], help="extra Hydra overrides")
+    add_option(parser, "bench_threads")
     args = parser.parse_args()
     cores, default = len(os.sched_getaffinity(0)), torch_default_threads()
     print(f"{cores} usable cores, torch's default {default} threads, busy cases: {args.busy} "
@@ -94,16 +98,24 @@ def main() -> None:
         ("busy", "the run's default (free cores)", [], {}),
     ]
     baseline = None
-    print("\n| machine | threads | wall s | vs quiet, 1 thread |\n|---|---|---:|---:|")
+    lines = [
+        f"{cores} usable cores; busy: {args.busy} other process(es) spinning on a core each",
+        "",
+        "| machine | threads | wall s | vs quiet, 1 thread |",
+        "|---|---|---:|---:|",
+    ]
+    print("\n".join(lines[2:]))
     for machine, label, overrides, env_extra in cases:
         with busy_cores(args.busy if machine == "busy" else 0):
-            seconds = run_seconds(overrides, env_extra, args.limit)
+            seconds = run_seconds([*args.overrides, *overrides], env_extra, args.limit)
         baseline = baseline or seconds
         shown = f"{seconds:.1f}" if seconds else f"> {args.limit:.0f}"
         if not baseline:
             sys.exit(f"error: the quiet one-thread run passed --limit {args.limit:.0f} s")
         ratio = f"{seconds / baseline:.2f}x" if seconds else f"> {args.limit / baseline:.0f}x"
-        print(f"| {machine} | {label} | {shown} | {ratio} |", flush=True)
+        lines.append(f"| {machine} | {label} | {shown} | {ratio} |")
+        print(lines[-1], flush=True)
+    write(args.markdown, lines)
 
 
 if __name__ == "__main__":

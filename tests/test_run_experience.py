@@ -293,3 +293,18 @@ def test_a_chosen_thread_count_is_kept_and_not_announced(tmp_path: Path) -> None
     result = run_cli(*TINY, "trainer.max_epochs=1", "torch_threads=2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "torch threads:" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_threads_benchmark_writes_its_table(tmp_path: Path) -> None:
+    script = Path(__file__).parents[1] / "scripts" / "bench_threads.py"
+    table = tmp_path / "threads.md"
+    result = subprocess.run(
+        [sys.executable, script, "--overrides", *TINY, "trainer.max_epochs=1",
+         "--markdown", table],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in table.read_text().splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 7 and rows[1].endswith("| 1.00x |")
+    assert table.read_text().startswith("<!-- measured by `")
