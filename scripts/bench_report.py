@@ -8,6 +8,13 @@ csv.reader). The ratio says what the report adds on top of touching the data at 
 
     python scripts/bench_report.py                  # 500 runs x 1,000 logged steps
     python scripts/bench_report.py --runs 50 --steps 200
+
+`--search N` instead writes the N trials of a sampled search (optimizer, learning rate, betas;
+one seed each, one in five pruned) and times the whole `python -m research.report` on them in
+CPU seconds (the machine may be loaded), figures and files included, against the numbers alone
+(the read-and-aggregate path above) measured in the same run:
+
+    python scripts/bench_report.py --search 2000 --steps 200
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +42,10 @@ OPTIMIZERS = ["torch.optim.Adam", "torch.optim.AdamW", "torch.optim.RMSprop", "t
 LOG_EVERY = 10
 
 
-def config(run_dir: Path, target: str, lr: float, seed: int) -> dict:
+def config(run_dir: Path, target: str, lr: float, seed: int, betas: list | None) -> dict:
+    optimizer = {"_target_": target, "_partial_": True, "lr": lr, "weight_decay": 0.0}
+    if betas is not None:
+        optimizer["betas"] = betas
     return {
         "task_name": "train",
         "tags": [],
@@ -44,7 +57,7 @@ def config(run_dir: Path, target: str, lr: float, seed: int) -> dict:
             "seed": seed,
         },
         "model": {"_target_": "research.models.cnn.CNN", "_partial_": True, "channels": 32},
-        "optimizer": {"_target_": target, "_partial_": True, "lr": lr, "weight_decay": 0.0},
+        "optimizer": optimizer,
         "scheduler": None,
         "trainer": {
             "_target_": "pytorch_lightning.Trainer",
@@ -58,11 +71,41 @@ def config(run_dir: Path, target: str, lr: float, seed: int) -> dict:
 
 
 def write_run(run_dir: Path, index: int, seeds: int, steps: int, epochs: int) -> None:
-    rng = np.random.default_rng(index)
+    """A run of a grid: `seeds` seeds per (optimizer, learning rate)."""
     group, seed = divmod(index, seeds)
     target = OPTIMIZERS[group % len(OPTIMIZERS)]
     lr = float(10 ** (-4 + 3 * (group // len(OPTIMIZERS)) / 25))
-    rate = 1.0 + group % 7
+    settings = (target, lr, seed, None)
+    write_files(run_dir, index, settings, 1.0 + group % 7, steps, epochs, "completed")
+
+
+def write_trial(run_dir: Path, index: int, steps: int, epochs: int) -> None:
+    """A trial of a sampled search (one seed each, one in five pruned after two epochs):
+    optimizer, log-uniform learning rate, and betas for the Adam family."""
+    rng = np.random.default_rng(index)
+    target = OPTIMIZERS[index % len(OPTIMIZERS)]
+    lr = float(10 ** rng.uniform(-4, -1))
+    betas = [float(1 - 10 ** rng.uniform(-2, -0.5)), float(1 - 10 ** rng.uniform(-4, -1.5))]
+    pruned = index % 5 == 4
+    settings = (target, lr, 0, betas if "Adam" in target else None)
+    rate = 1.0 + 6 * rng.random()
+    write_files(run_dir, index, settings, rate, steps, epochs, "pruned" if pruned else "completed")
+
+
+def write_files(
+    run_dir: Path,
+    index: int,
+    settings: tuple[str, float, int, list | None],
+    rate: float,
+    steps: int,
+    epochs: int,
+    status: str,
+) -> None:
+    """results.json, metrics.csv and .hydra/ of one run; a pruned run stops after 2 epochs."""
+    target, lr, seed, betas = settings
+    rng = np.random.default_rng(index)
+    if status == "pruned":
+        steps, epochs = 2 * steps // epochs, 2
     x = np.arange(1, steps + 1) * LOG_EVERY
     loss = 2.3 * np.exp(-rate * x / x[-1]) + 0.05 * rng.standard_normal(steps) ** 2
     per_epoch = steps // epochs
@@ -92,7 +135,7 @@ def write_run(run_dir: Path, index: int, seeds: int, steps: int, epochs: int) ->
     final = {**history[-1], "test/loss": float(loss[-1]), "test/acc": acc}
     del final["epoch"], final["step"]
     results = {
-        "status": "completed",
+        "status": status,
         "reason": None,
         "optimized_metric": "val/acc",
         "optimized_value": acc,
@@ -106,7 +149,7 @@ def write_run(run_dir: Path, index: int, seeds: int, steps: int, epochs: int) ->
         "git_commit": None,
         "versions": {},
         "history": history,
-        "config": config(run_dir, target, lr, seed),
+        "config": config(run_dir, target, lr, seed, betas),
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     (run_dir / ".hydra" / "overrides.yaml").write_text(f"- optimizer.lr={lr}\n- seed={seed}\n")
@@ -130,13 +173,45 @@ def report_path(sweep: Path) -> int:
     return len(runs)
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def search_report(trials: int, steps: int, epochs: int) -> None:
+    """CPU of the whole report of a sampled search, against its numbers alone."""
+    with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
+        sweep = Path(tmp) / "multirun" / "2026-11-21" / "12-00-00"
+        for i in range(trials):
+            write_trial(sweep / f"trial_{i}", i, steps, epochs)
+        (sweep / "multirun.yaml").write_text("hydra:\n  overrides:\n    task: []\n")
+        started = time.process_time()
+        report_path(sweep)
+        numbers = time.process_time() - started
+        started = children_cpu()
+        subprocess.run(
+            [sys.executable, "-m", "research.report", str(sweep), "--out", f"{tmp}/report"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        whole = children_cpu() - started
+    print(f"{trials} trials x {steps} logged steps, CPU seconds:")
+    print(f"numbers alone (discover, load, group, statistics, curves, in-process): {numbers:.1f}")
+    print(f"python -m research.report (start-up, numbers, figures, files): {whole:.1f}")
+    print(f"ratio: {whole / numbers:.2f}x the numbers alone")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--steps", type=int, default=1000, help="logged training steps per run")
     parser.add_argument("--seeds", type=int, default=5, help="runs per group")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--search", type=int, metavar="N", help="the report of N search trials")
     args = parser.parse_args()
+    if args.search:
+        search_report(args.search, args.steps, args.epochs)
+        return
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
         sweep = Path(tmp) / "multirun" / "2026-11-21" / "12-00-00"
         started = time.perf_counter()

@@ -4,19 +4,27 @@
 - Command to first training step (`trainer.max_steps=1`, no validation, test or loggers)
   against `python -c "import torch, pytorch_lightning"` plus generating the same MNIST-1D
   data: the target is a ratio <= 1.5.
+- A sweep to its first trial, in CPU seconds (the machine may be loaded): a Hydra app that
+  needs neither torch nor Lightning, run with `hydra/sweeper=optuna` (SQLite storage) against
+  Hydra's basic sweeper; the trial reports whether torch or Lightning had been imported.
 
-    python scripts/bench_startup.py [--repeats 5]
+    python scripts/bench_startup.py [--repeats 5] [--only sweep]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+APP_ENV = "BENCH_STARTUP_APP"  # set: this script is the Hydra app a sweep runs
 
 TRAIN = [sys.executable, "-m", "research.train"]
 FIRST_STEP = [
@@ -45,10 +53,74 @@ def seconds(command: list[str], cwd: str) -> float:
     return time.perf_counter() - started
 
 
+def app_main() -> None:
+    """The trial records the CPU its process spent before it (the basic launcher runs trials
+    in the sweep's process) and which heavy modules were loaded by then."""
+    import hydra
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import DictConfig
+
+    node = {"optimized_metric": "objective", "trial": None, "x": 0.0, "record": "first.json"}
+    ConfigStore.instance().store(name="bench", node=node)
+
+    @hydra.main(version_base="1.3", config_path=None, config_name="bench")
+    def task(cfg: DictConfig) -> float:
+        heavy = [m for m in ("torch", "pytorch_lightning", "lightning") if m in sys.modules]
+        Path(cfg.record).write_text(json.dumps({"cpu_s": time.process_time(), "heavy": heavy}))
+        return (cfg.x - 0.3) ** 2
+
+    task()
+
+
+def first_trial(cwd: str, sweeper: list[str]) -> dict:
+    """CPU seconds of the sweep process up to its first trial, and the heavy modules loaded."""
+    record = Path(cwd) / "first.json"
+    record.unlink(missing_ok=True)
+    subprocess.run(
+        [sys.executable, __file__, "-m", *sweeper, f"record={record}"],
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, APP_ENV: "1", "PYTHONPATH": str(REPO)},
+    )
+    return json.loads(record.read_text())
+
+
+def sweep_start(repeats: int) -> None:
+    print(f"{'sweep to first trial':<28} {'CPU s':>6} {'ratio':>6}  torch/Lightning loaded")
+    with tempfile.TemporaryDirectory() as cwd:
+        sweepers = {
+            "Hydra's basic sweeper": ["x=0.5"],
+            "hydra/sweeper=optuna": [
+                "hydra/sweeper=optuna",
+                "hydra/sweeper/sampler=random",
+                f"hydra.sweeper.storage=sqlite:///{cwd}/studies.db",
+                "hydra.sweeper.direction=minimize",
+                "hydra.sweeper.n_trials=1",
+                "x=interval(-1,1)",
+            ],
+        }
+        runs: dict[str, list[dict]] = {name: [] for name in sweepers}
+        for repeat in range(repeats):  # interleaved, so load changes hit both alike
+            for name, sweeper in sweepers.items():
+                study = [f"hydra.sweeper.study_name=s{repeat}"] if "optuna" in name else []
+                runs[name].append(first_trial(cwd, [*sweeper, *study]))
+    base = statistics.median(r["cpu_s"] for r in runs["Hydra's basic sweeper"])
+    for name, records in runs.items():
+        cpu = statistics.median(r["cpu_s"] for r in records)
+        heavy = sorted({m for r in records for m in r["heavy"]})
+        print(f"{name:<28} {cpu:>6.2f} {cpu / base:>6.2f}  {', '.join(heavy) or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["sweep"], help="only the sweep's start-up")
     args = parser.parse_args()
+    sweep_start(args.repeats)
+    if args.only:
+        return
     cases = {
         "--help": ([*TRAIN, "--help"], [sys.executable, "-c", "import hydra"]),
         "--cfg job": ([*TRAIN, "--cfg", "job"], [sys.executable, "-c", "import hydra"]),
@@ -66,4 +138,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if os.environ.get(APP_ENV):
+        app_main()
+    else:
+        main()

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class TaskStats:
     def drawn(self) -> list[GroupStats]:
         return [g for g in self.groups if g.group.runs][:MAX_CURVES]
 
-    @property
+    @cached_property  # asked once per group by the tables: a search has thousands
     def best(self) -> GroupStats | None:
         """The one group ranked first; None when nothing completed or the first place is tied."""
         first = [g for g in self.groups if g.rank == 1]

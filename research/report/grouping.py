@@ -164,19 +164,36 @@ def family_label(settings: dict[str, Any], keys: Sequence[str]) -> str:
     return label(settings, [k for k in keys if k.endswith("._target_")])
 
 
+def first_seen(values: Iterable[Any]) -> list[Any]:
+    """The distinct values in the order first seen; the hashable ones found in a set (a
+    search has as many learning rates as trials)."""
+    hashable: set[Any] = set()
+    others: list[Any] = []
+    distinct = []
+    for value in values:
+        try:
+            if value in hashable:
+                continue
+            hashable.add(value)
+        except TypeError:  # a list or dict
+            if value in others:
+                continue
+            others.append(value)
+        distinct.append(value)
+    return distinct
+
+
 def group_runs(runs: Sequence[Run], group_by: Sequence[str]) -> Grouping:
     settings = [run_settings(run) for run in runs]
     all_keys = sorted({k for s in settings for k in s})
     distinct: dict[str, list[Any]] = {}
     for key in all_keys:
-        values: list[Any] = []
-        for run, s in zip(runs, settings, strict=True):
-            if run.partial_config and key not in s:
-                continue  # a trial's params, a killed run's config.yaml: no evidence
-            value = s.get(key, MISSING)
-            if value not in values:
-                values.append(value)
-        distinct[key] = values
+        distinct[key] = first_seen(
+            s.get(key, MISSING)
+            for run, s in zip(runs, settings, strict=True)
+            # a trial's params, a killed run's config.yaml: no evidence
+            if not (run.partial_config and key not in s)
+        )
     differing = {k: v for k, v in distinct.items() if len(v) > 1}
     common = {k: v[0] for k, v in distinct.items() if len(v) == 1}
     varying = [k for k in differing if not _explained(k, differing)]

@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from research.sweep.reporting import STORAGE_ENV
+from research.sweep.pruning import STORAGE_ENV
 from research.sweep.storage import masked, password_of
 
 

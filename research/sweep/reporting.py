@@ -18,19 +18,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import optuna
 import pytorch_lightning as pl
 
 from research.config.objectives import metric_names
-from research.sweep.factories import make_pruner
+from research.sweep.pruning import STORAGE_ENV, TrialLink
 from research.sweep.retry import OUTPUT_DIR
-from research.sweep.storage import open_storage
 from research.training.module import RunPruned
 
 log = logging.getLogger(__name__)
-
-PRUNER_ATTR = "pruner"  # study user attribute: the pruner spec the sweeper configured
-STORAGE_ENV = "RESEARCH_SWEEP_STORAGE"  # set by the sweep process, inherited by its jobs
 
 
 class NoStorageError(RuntimeError):
@@ -40,29 +35,15 @@ class NoStorageError(RuntimeError):
 def trial_callbacks(
     study_name: str, trial_id: int, number: int, monitor: str | Sequence[str]
 ) -> list[pl.Callback]:
-    """The run's `trial` node names this function, so a run needs no import of the sweeper.
-    `monitor` is the run's optimized_metric: one name is reported, several are not."""
+    """The run's `trial` node names this function (`pruning.TRIAL_CALLBACKS`), so a run needs
+    no import of the sweeper. `monitor` is the run's optimized_metric: one name is reported,
+    several are not."""
     del number  # kept in the node for the run's record, not needed to reach the trial
     storage = os.environ.get(STORAGE_ENV)
     if not storage:
         raise NoStorageError(f"trial= is set by the Optuna sweeper, which sets {STORAGE_ENV}")
     names = metric_names(monitor)
     return [OptunaReporter(storage, study_name, trial_id, names[0] if len(names) == 1 else None)]
-
-
-def load_trial(storage_url: str, study_name: str, trial_id: int) -> optuna.trial.Trial:
-    """The running trial, with the study's own pruner (read from the storage)."""
-    storage = open_storage(storage_url)
-    study_id = storage.get_study_id_from_name(study_name)
-    pruner = make_pruner(storage.get_study_user_attrs(study_id).get(PRUNER_ATTR))
-    # The sampler is unused here (the sweeper sampled): the cheapest one avoids TPE set-up.
-    study = optuna.load_study(
-        study_name=study_name,
-        storage=storage,
-        pruner=pruner,
-        sampler=optuna.samplers.RandomSampler(),
-    )
-    return optuna.trial.Trial(study, trial_id)
 
 
 class OptunaReporter(pl.Callback):
@@ -74,14 +55,15 @@ class OptunaReporter(pl.Callback):
         self.study_name = study_name
         self.trial_id = trial_id
         self.monitor = monitor
-        self._trial: optuna.trial.Trial | None = None
+        self._trial: TrialLink | None = None
         self._validated = False
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit" and trainer.is_global_zero:
-            self._trial = load_trial(self.storage, self.study_name, self.trial_id)
+            self._trial = TrialLink(self.storage, self.study_name, self.trial_id)
             # Known from the start, so a lost trial's retry finds its last checkpoint.
-            self._trial.set_user_attr(OUTPUT_DIR, str(Path(trainer.default_root_dir).absolute()))
+            output_dir = str(Path(trainer.default_root_dir).absolute())
+            self._trial.trial.set_user_attr(OUTPUT_DIR, output_dir)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._validated = self._validated or not trainer.sanity_checking
@@ -106,7 +88,6 @@ class OptunaReporter(pl.Callback):
         value, epoch = float(trainer.callback_metrics[self.monitor]), trainer.current_epoch
         if not math.isfinite(value):
             return None
-        self._trial.report(value, step=epoch)
-        if not self._trial.should_prune():
+        if not self._trial.report(value, step=epoch):
             return None
         return f"pruned by Optuna at epoch {epoch} with {self.monitor}={value:.6g}"

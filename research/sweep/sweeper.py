@@ -46,7 +46,7 @@ from research.sweep.liveness import fail_stale, record_heartbeat
 from research.sweep.outage import storage_error_in
 from research.sweep.outcome import Outcome, interrupted, launch_failed, lost, outcome_of, tell
 from research.sweep.preflight import preflight
-from research.sweep.reporting import PRUNER_ATTR, trial_callbacks
+from research.sweep.pruning import PRUNER_ATTR, TRIAL_CALLBACKS
 from research.sweep.retry import RESUME_FROM, retry_lost
 from research.sweep.space import SearchSpace, parse_search_space, quoted
 from research.sweep.stop import (
@@ -384,7 +384,7 @@ class OptunaSweeperImpl:
     def _job_overrides(self, space: SearchSpace, trial: Trial, slot: int) -> list[str]:
         assert self.study_name is not None
         trial_node = (
-            f"trial={{_target_:{trial_callbacks.__module__}.trial_callbacks,"
+            f"trial={{_target_:{TRIAL_CALLBACKS},"
             f"study_name:{quoted(self.study_name)},"
             f"trial_id:{trial._trial_id},number:{trial.number}}}"
         )
