@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.stats  # noqa: F401  imported before timing: a one-off cost, not a per-run one
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
 
 from research.report.analysis import analyze
 from research.report.discover import discover
@@ -178,7 +179,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def search_report(trials: int, steps: int, epochs: int) -> None:
+def search_report(trials: int, steps: int, epochs: int, markdown: Path | None) -> None:
     """CPU of the whole report of a sampled search, against its numbers alone."""
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
         sweep = Path(tmp) / "multirun" / "2026-11-21" / "12-00-00"
@@ -199,6 +200,14 @@ def search_report(trials: int, steps: int, epochs: int) -> None:
     print(f"numbers alone (discover, load, group, statistics, curves, in-process): {numbers:.1f}")
     print(f"python -m research.report (start-up, numbers, figures, files): {whole:.1f}")
     print(f"ratio: {whole / numbers:.2f}x the numbers alone")
+    write(markdown, [
+        f"| report of {trials:,} search trials ({steps} logged steps each) | CPU s | ratio |",
+        "|---|---:|---:|",
+        f"| the numbers alone (discover, load, group, statistics, curves) | {numbers:.1f} "
+        "| 1.00x |",
+        f"| `python -m research.report` (start-up, numbers, figures, files) | {whole:.1f} "
+        f"| {whole / numbers:.2f}x |",
+    ])  # fmt: skip
 
 
 def main() -> None:
@@ -208,9 +217,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="runs per group")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--search", type=int, metavar="N", help="the report of N search trials")
+    add_option(parser, "bench_report_search")
     args = parser.parse_args()
     if args.search:
-        search_report(args.search, args.steps, args.epochs)
+        search_report(args.search, args.steps, args.epochs, args.markdown)
         return
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
         sweep = Path(tmp) / "multirun" / "2026-11-21" / "12-00-00"

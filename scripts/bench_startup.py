@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parent.parent
 APP_ENV = "BENCH_STARTUP_APP"  # set: this script is the Hydra app a sweep runs
 
@@ -87,8 +89,12 @@ def first_trial(cwd: str, sweeper: list[str]) -> dict:
     return json.loads(record.read_text())
 
 
-def sweep_start(repeats: int) -> None:
+def sweep_start(repeats: int, markdown: Path | None) -> None:
     print(f"{'sweep to first trial':<28} {'CPU s':>6} {'ratio':>6}  torch/Lightning loaded")
+    lines = [
+        "| sweep, start to first trial | CPU s | ratio | torch or Lightning loaded |",
+        "|---|---:|---:|---|",
+    ]
     with tempfile.TemporaryDirectory() as cwd:
         sweepers = {
             "Hydra's basic sweeper": ["x=0.5"],
@@ -111,14 +117,17 @@ def sweep_start(repeats: int) -> None:
         cpu = statistics.median(r["cpu_s"] for r in records)
         heavy = sorted({m for r in records for m in r["heavy"]})
         print(f"{name:<28} {cpu:>6.2f} {cpu / base:>6.2f}  {', '.join(heavy) or 'none'}")
+        lines.append(f"| {name} | {cpu:.2f} | {cpu / base:.2f}x | {', '.join(heavy) or 'no'} |")
+    write(markdown, lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=["sweep"], help="only the sweep's start-up")
+    add_option(parser, "bench_startup_sweep")
     args = parser.parse_args()
-    sweep_start(args.repeats)
+    sweep_start(args.repeats, args.markdown)
     if args.only:
         return
     cases = {

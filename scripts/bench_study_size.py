@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parent.parent
 CHILD_ENV = "BENCH_STUDY_SIZE_CHILD"
 WAYS = ("optuna", "ours")
@@ -123,6 +125,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 2000, 10000])
     parser.add_argument("--trials", type=int, default=3, help="measured trials per size and way")
     parser.add_argument("--epochs", type=int, default=10)
+    add_option(parser, "bench_study_size")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rng = random.Random(0)
@@ -149,12 +152,17 @@ def main() -> None:
             held += 2 * args.trials
             rows.append((size, {way: statistics.median(v) for way, v in cpu.items()}))
     base = rows[0][1]
-    print(f"\nCPU per trial ({args.epochs} reports, each asking the median pruner), fresh process:")
-    print("| earlier trials | Optuna's should_prune | ratio | ours | ratio |")
-    print("|---:|---:|---:|---:|---:|")
+    lines = [
+        f"CPU per trial ({args.epochs} reports, each asking the median pruner), fresh process:",
+        "",
+        "| earlier trials | Optuna's should_prune | ratio | ours | ratio |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for size, cpu in rows:
-        print(f"| {size:,} | {cpu['optuna']:.3f} s | {cpu['optuna'] / base['optuna']:.2f}x "
-              f"| {cpu['ours']:.3f} s | {cpu['ours'] / base['ours']:.2f}x |")  # fmt: skip
+        lines.append(f"| {size:,} | {cpu['optuna']:.3f} s | {cpu['optuna'] / base['optuna']:.2f}x "
+                     f"| {cpu['ours']:.3f} s | {cpu['ours'] / base['ours']:.2f}x |")  # fmt: skip
+    print("\n" + "\n".join(lines))
+    write(args.markdown, lines)
 
 
 if __name__ == "__main__":
