@@ -32,3 +32,11 @@ if [ -n "$unexplained" ]; then
     grep -F -f <(echo "$unexplained") mutants/results.txt >&2
     exit 1
 fi
+# The docs include the counts from this file (scripts/docs/measured/, as the benchmarks' tables).
+cat >scripts/docs/measured/mutation_stats.md <<TABLE
+<!-- measured by \`scripts/mutation_stats.sh\` on $(date -u +%F): rerun it to update this file -->
+
+| mutants generated | killed by a test | survived, each explained as equivalent |
+|---:|---:|---:|
+| $total | $killed | $explained |
+TABLE
