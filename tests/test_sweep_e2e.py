@@ -412,3 +412,37 @@ def test_each_trial_is_a_wandb_run_grouped_by_study(tmp_path: Path) -> None:
     assert summary["run"]["run_group"] == STUDY
     assert summary["summary"]["best_value"] == study.best_value
     assert summary["summary"]["trials/complete"] == 2
+
+
+APP = """
+import hydra
+from hydra.core.config_store import ConfigStore
+
+ConfigStore.instance().store(name="app", node={"optimized_metric": "objective", "trial": None,
+                                               "x": 0.0})
+
+
+@hydra.main(version_base="1.3", config_path=None, config_name="app")
+def main(cfg):
+    return (cfg.x - 0.3) ** 2
+
+
+main()
+"""
+
+
+def test_another_apps_study_is_named_after_its_job(tmp_path: Path) -> None:
+    """An app without the project's task_name, swept with no study_name, gets Hydra's job name
+    (it failed with "Key 'task_name' is not in struct")."""
+    (tmp_path / "my_app.py").write_text(APP)
+    result = subprocess.run(
+        [sys.executable, "my_app.py", "-m", "hydra/sweeper=optuna",
+         "hydra/sweeper/sampler=random", "hydra.sweeper.direction=minimize",
+         "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage=sqlite:///{tmp_path}/s.db",
+         "x=interval(-1,1)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    study = optuna.load_study(study_name="my_app", storage=f"sqlite:///{tmp_path}/s.db")
+    assert len(study.trials) == 2

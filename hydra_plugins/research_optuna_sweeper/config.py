@@ -75,7 +75,8 @@ class OptunaSweeperConf:
     defaults: list[Any] = field(
         default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}]
     )
-    # null: the `hparams_search` choice, else `task_name`. Re-running continues this study.
+    # null: the `hparams_search` choice, else `task_name` (another app: Hydra's job name).
+    # Re-running continues this study.
     study_name: str | None = None
     # Outside the timestamped sweep folder, so a re-run resumes (null: this default). Any RDB URL
     # Optuna takes (sqlite, postgresql, mysql) or journal:///path/studies.log (Optuna's journal

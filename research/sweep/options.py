@@ -27,7 +27,7 @@ AT_LEAST_ZERO = Number(low=0, integer=True)
 PROBABILITY = Number(low=0, high=1)
 
 RULES: dict[str, Rule] = {
-    "study_name": Text(null="the hparams_search choice, else task_name"),
+    "study_name": Text(null="the hparams_search choice, else task_name or the job name"),
     "storage": Text(null="optuna/studies.db under the working directory"),
     "n_trials": COUNT,
     "n_jobs": Number(low=1, integer=True, null="the launcher's n_jobs"),

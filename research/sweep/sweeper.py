@@ -154,7 +154,12 @@ class OptunaSweeperImpl:
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         choices = config.hydra.runtime.choices
-        self.study_name = self.study_name or choices.get("hparams_search") or config.task_name
+        self.study_name = (  # another app has no task_name: Hydra's job name stands for it
+            self.study_name
+            or choices.get("hparams_search")
+            or config.get("task_name")
+            or config.hydra.job.name
+        )
         in_process = self.in_process = isinstance(self.launcher, BasicLauncher)
         if in_process and (self.n_jobs or 1) > 1:
             log.warning("The basic launcher runs one trial at a time: use hydra/launcher=joblib")
