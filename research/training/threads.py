@@ -2,9 +2,9 @@
 
 torch starts one OpenMP thread per core. When other processes already keep some of those
 cores busy (parallel trials, DDP ranks, a neighbour's job on a shared node or laptop), every
-parallel region waits for a thread that is not scheduled, and a run that takes 20 s on a quiet
-2-core machine took 50 minutes beside one busy process (`scripts/bench_threads.py`). So by
-default a run takes the cores that are free when it starts, measured on the CPUs it may use.
+parallel region waits for a thread that is not scheduled, and a small model's run takes many
+times longer (`scripts/bench_threads.py` measures it). So by default a run takes the cores that
+are free when it starts, measured on the CPUs it may use.
 """
 
 from __future__ import annotations
