@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,11 +51,24 @@ def test_bad_overrides_fail_fast_with_one_clear_line(
     assert not list(tmp_path.glob("outputs/*/*/results.json")), "nothing ran"
 
 
-def test_unknown_group_option_lists_the_choices(tmp_path: Path) -> None:
-    result = run_cli("model=resnet9000", cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Could not find 'model/resnet9000'" in result.stderr
-    assert "transformer" in result.stderr and "cnn" in result.stderr
+@pytest.mark.parametrize("argument", ["model=resnet9000", "model=cnn,resnet9000"])
+def test_unknown_group_option_is_one_line_with_the_choices(tmp_path: Path, argument: str) -> None:
+    result = run_cli("-m" if "," in argument else "logger=none", argument, cwd=tmp_path)
+    assert result.returncode == 2 and not result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: model=resnet9000 is invalid: must be one of ")
+    assert "transformer" in line and "cnn" in line and line.endswith("(the files in conf/model/)")
+
+
+def test_the_benchmark_refuses_an_unknown_tier_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "research.benchmark", "benchmark=fastt"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: benchmark=fastt is invalid: must be one of fast, full, ")
+    assert line.endswith("(the files in conf/benchmark/)")
 
 
 def test_cli_run_writes_results_into_its_output_folder(tmp_path: Path) -> None:
@@ -110,3 +125,19 @@ def test_malformed_search_space_fails_before_any_trial(tmp_path: Path) -> None:
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("error: optimizer.lr=tag(log, interval(-1, 1)):")
     assert not list(tmp_path.glob("multirun/*/*/*/results.json"))
+
+
+def test_group_options_are_checked_only_where_conf_has_the_group(tmp_path: Path) -> None:
+    from research.config.group_options import unknown_option
+
+    (tmp_path / "optimizer" / "nested").mkdir(parents=True)
+    for name in ("adam.yaml", "nested/lion.yaml"):
+        (tmp_path / "optimizer" / name).write_text("{}")
+    ok = ["optimizer=adam", "optimizer=nested/lion", "optimizer=adam,nested/lion", "seed=1,2",
+          "optimizer=null", "optimizer.lr=0.1", "+optimizer=x", "hydra/sweeper=optuna",
+          "optimizer=choice(adam,x)", "model=anything"]  # fmt: skip
+    assert unknown_option(ok, conf=tmp_path) is None
+    assert unknown_option(["optimizer=adam,adamm"], conf=tmp_path) == (
+        "optimizer=adamm is invalid: must be one of adam, nested/lion "
+        "(the files in conf/optimizer/)"
+    )

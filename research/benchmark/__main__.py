@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from research.config.errors import ConfigError
+from research.config.group_options import refuse_unknown_option
 from research.sweep.stop import SigtermReceived, signal_number, sigterm_raises
 
 log = logging.getLogger("research.benchmark")
@@ -65,4 +66,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_option(sys.argv[1:])
     main()
