@@ -141,3 +141,19 @@ def test_group_options_are_checked_only_where_conf_has_the_group(tmp_path: Path)
         "optimizer=adamm is invalid: must be one of adam, nested/lion "
         "(the files in conf/optimizer/)"
     )
+
+
+def test_group_options_from_a_config_dir_are_known(tmp_path: Path) -> None:
+    from research.config.group_options import unknown_option
+
+    (tmp_path / "conf" / "optimizer").mkdir(parents=True)
+    (tmp_path / "mine" / "optimizer").mkdir(parents=True)
+    (tmp_path / "conf" / "optimizer" / "adam.yaml").write_text("{}")
+    (tmp_path / "mine" / "optimizer" / "own.yaml").write_text("{}")
+    conf, mine = tmp_path / "conf", str(tmp_path / "mine")
+    assert unknown_option([f"--config-dir={mine}", "optimizer=own"], conf=conf) is None
+    assert unknown_option(["-cd", mine, "optimizer=own"], conf=conf) is None
+    assert unknown_option(["optimizer=own"], conf=conf) is not None
+    # another primary config or search path: Hydra alone knows the options
+    assert unknown_option(["--config-path=/x", "optimizer=own"], conf=conf) is None
+    assert unknown_option(["hydra.searchpath=[pkg://x]", "optimizer=own"], conf=conf) is None

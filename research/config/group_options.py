@@ -22,10 +22,27 @@ def options(group: Path) -> list[str]:
     return sorted(str(p.relative_to(group).with_suffix("")) for p in group.rglob("*.yaml"))
 
 
-def unknown_option(overrides: Iterable[str], conf: Path = CONF) -> str | None:
+def config_dirs(arguments: list[str]) -> list[Path] | None:
+    """The folders `--config-dir`/`-cd` add to conf/; None when the command changes where
+    configs come from in a way this check cannot follow (`--config-path`, a search path)."""
+    dirs = []
+    for i, argument in enumerate(arguments):
+        name, _, value = argument.partition("=")
+        if name in ("--config-path", "-cp") or name.startswith("hydra.searchpath"):
+            return None
+        if name in ("--config-dir", "-cd"):
+            dirs.append(Path(value or (arguments[i + 1] if i + 1 < len(arguments) else "")))
+    return dirs
+
+
+def unknown_option(arguments: Iterable[str], conf: Path = CONF) -> str | None:
     """The line naming the first `group=option` (or `group=a,b` in a sweep) whose option has
-    no file in `conf/<group>/`; None when every one has."""
-    for override in overrides:
+    no file in `conf/<group>/` (nor in a `--config-dir`); None when every one has."""
+    arguments = list(arguments)
+    extra = config_dirs(arguments)
+    if extra is None:
+        return None
+    for override in arguments:
         key, sep, value = override.partition("=")
         if not sep or not value or not re.fullmatch(r"\w+", key) or SWEEP_FUNCTION.match(value):
             continue  # a value (`a.b=`), an addition (`+`), a deletion (`~`), Hydra's own groups
@@ -33,11 +50,14 @@ def unknown_option(overrides: Iterable[str], conf: Path = CONF) -> str | None:
         if not group.is_dir():
             continue
         for choice in (c.strip() for c in value.split(",")):
-            if choice != "null" and not (group / f"{choice}.yaml").is_file():
-                return (
-                    f"{key}={choice} is invalid: must be one of {', '.join(options(group))} "
-                    f"(the files in conf/{key}/)"
-                )
+            if choice == "null" or any(
+                (d / key / f"{choice}.yaml").is_file() for d in [conf, *extra]
+            ):
+                continue
+            return (
+                f"{key}={choice} is invalid: must be one of {', '.join(options(group))} "
+                f"(the files in conf/{key}/)"
+            )
     return None
 
 
