@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import permutation_test, ttest_ind
+from scipy.stats import ttest_ind
 
 from research.config.benchmark_files import Workload
 from research.leaderboard.analysis import (
@@ -31,6 +31,7 @@ from research.leaderboard.analysis import (
 from research.leaderboard.budget import best_so_far, expected_best
 from research.leaderboard.load import Benchmark, FinalRun
 from research.leaderboard.output import budget_markdown, summary_md
+from tests.test_benchmark_stats import exact_permutation_p
 
 QUAD = Workload("quad", "val/loss", "test/loss", False, 220.0, None)
 CLS = Workload("cls", "val/acc", "test/acc", True, 0.1, 0.5)
@@ -176,18 +177,6 @@ def test_tuned_vs_default_keeps_a_pair_whose_runs_all_diverged() -> None:
     assert rows[1]["tuned_mean"] == 100.0 and math.isnan(rows[1]["default_mean"])
 
 
-def _scipy_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> float:
-    def gap(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        def best(v: np.ndarray) -> np.ndarray:
-            return np.apply_along_axis(lambda r: expected_best(r, k, higher_is_better)[-1], axis, v)
-
-        return best(a) - best(b)
-
-    return float(
-        permutation_test((x, y), gap, permutation_type="independent", n_resamples=np.inf).pvalue
-    )
-
-
 def test_leaders_are_tested_by_exact_permutation() -> None:
     bench = _bench()
     table = leaders_table(bench, curves_of(bench))
@@ -203,7 +192,7 @@ def test_leaders_are_tested_by_exact_permutation() -> None:
         k = int(row["k"])
         gap = expected_best(a, k, w.higher_is_better) - expected_best(b, k, w.higher_is_better)
         assert row["difference"] == pytest.approx(abs(gap[-1]))
-        assert row["p_value"] == pytest.approx(_scipy_p(a, b, k, w.higher_is_better))
+        assert row["p_value"] == pytest.approx(exact_permutation_p(a, b, k, w.higher_is_better))
     # cls: every trial of a beats every trial of b; 2 of the 70 splits are as extreme
     assert rows[3]["p_value"] == pytest.approx(2 / 70)
     # a workload without trials has no rows; the next one still does

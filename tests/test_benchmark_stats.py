@@ -139,7 +139,7 @@ def test_failed_pruned_and_killed_trials_count_as_documented() -> None:
     assert clip_to_failure(90.0, 220.0, higher_is_better=False) == 90.0
 
 
-def _exact_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> float:
+def exact_permutation_p(x: list[float], y: list[float], k: int, higher_is_better: bool) -> float:
     """scipy's exact two-sided permutation p of the difference in expected best of k."""
 
     def gap(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -177,7 +177,7 @@ def test_the_leader_test_is_scipys_exact_permutation_test() -> None:
         lead = leader_at(curves, k, True)
         assert lead.winner == "adam"
         assert lead.p_value == pytest.approx(4 / 70)
-        assert lead.p_value == pytest.approx(_exact_p(adam, sgd, k, True))
+        assert lead.p_value == pytest.approx(exact_permutation_p(adam, sgd, k, True))
     # minimised, unequal sizes, skewed: the runner-up's lone good trial matters at large k
     x, y = [3.0, 2.5, 2.8, 9.0, 2.9], [1.0, 8.0, 7.5, 9.5]
     curves = {"x": budget_curve(x, 4, False), "y": budget_curve(y, 4, False)}
@@ -186,7 +186,7 @@ def test_the_leader_test_is_scipys_exact_permutation_test() -> None:
         ordered = [lead.winner, lead.runner_up]
         values = {"x": x, "y": y}
         assert lead.p_value == pytest.approx(
-            _exact_p(values[ordered[0]], values[ordered[1]], k, False)
+            exact_permutation_p(values[ordered[0]], values[ordered[1]], k, False)
         )
         assert lead.p_value < 1.0
 
@@ -206,7 +206,7 @@ def test_leader_depends_on_k_not_on_names() -> None:
     assert [leader_at(curves, k, True).winner for k in (1, 2, 3)] == ["z", "a", "a"]
     lead = leader_at(curves, 1, True)
     assert lead.runner_up == "a" and lead.difference == pytest.approx(0.5 - 1 / 3)
-    assert lead.p_value == pytest.approx(_exact_p([0.5] * 3, [0.0, 0.0, 1.0], 1, True))
+    assert lead.p_value == pytest.approx(exact_permutation_p([0.5] * 3, [0.0, 0.0, 1.0], 1, True))
     alone = leader_at({"a": curves["a"]}, 2, True)
     assert (alone.winner, alone.runner_up, alone.p_value) == ("a", None, None)
     assert math.isnan(alone.difference)
@@ -216,10 +216,10 @@ def test_leader_depends_on_k_not_on_names() -> None:
     for k in (2, 3, 4):
         lead = leader_at(curves, k, True)
         values = {"x": x, "y": y}
-        exact = _exact_p(values[lead.winner], values[lead.runner_up], k, True)
+        exact = exact_permutation_p(values[lead.winner], values[lead.runner_up], k, True)
         assert lead.p_value == pytest.approx(exact)
         assert exact != pytest.approx(
-            _exact_p(values[lead.winner], values[lead.runner_up], k, False)
+            exact_permutation_p(values[lead.winner], values[lead.runner_up], k, False)
         )
 
 
