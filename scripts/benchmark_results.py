@@ -1,9 +1,10 @@
 """The benchmark results the docs show, written from a finished benchmark's folder.
 
-Runs the benchmark's own report (`python -m research.leaderboard`) on BENCHMARK_DIR and keeps
-what the documentation shows: each summary table as its own Markdown file (the results page
-includes them), the CSVs behind them (the site serves them), `summary.md`, and the figures as
-PNGs reduced to a 256-colour palette (a few hundred KB for four figures). Nothing is retyped.
+Makes the benchmark's own report (the files of `python -m research.leaderboard`) of
+BENCHMARK_DIR, analysed once, and keeps what the documentation shows: each summary table as
+its own Markdown file (the results page includes them), the CSVs behind them (the site serves
+them), `summary.md`, and the figures as PNGs reduced to a 256-colour palette (a few hundred KB
+for four figures). Nothing is retyped.
 
     python scripts/benchmark_results.py benchmarks/small_all
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -20,16 +20,17 @@ from tempfile import TemporaryDirectory
 from PIL import Image
 
 from research.leaderboard import output
-from research.leaderboard.analysis import analyze
+from research.leaderboard.__main__ import write_report
+from research.leaderboard.analysis import Analysis, analyze
 from research.leaderboard.load import load
+from research.report.errors import ReportError
 
 RESULTS = Path(__file__).resolve().parent / "docs" / "pages" / "results"
 KEPT = ("*.csv", "summary.md", "targets.yaml")
 
 
-def table_files(benchmark_dir: Path, out: Path, command: str) -> None:
+def table_files(analysis: Analysis, out: Path, command: str) -> None:
     """One Markdown file per summary table, each saying which command wrote it."""
-    analysis = analyze(load(benchmark_dir))
     tables = {"budget_at_k": output.budget_markdown(analysis)}
     tables |= {name: output.markdown(analysis.tables[name]) for name in output.SUMMARY_TABLES}
     for name, text in tables.items():
@@ -48,12 +49,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="default: scripts/docs/pages/results/<its name>")
     args = parser.parse_args()
     out = args.out or RESULTS / args.benchmark_dir.resolve().name
+    try:
+        analysis = analyze(load(args.benchmark_dir.absolute()))
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     with TemporaryDirectory() as scratch:
-        report = Path(scratch)
-        command = [sys.executable, "-m", "research.leaderboard", str(args.benchmark_dir)]
-        made = subprocess.run([*command, "--out", scratch], stdout=subprocess.DEVNULL)
-        if made.returncode:
-            return made.returncode  # its one-line error is on stderr
+        report = write_report(analysis, Path(scratch))
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         for pattern in KEPT:
@@ -61,9 +63,7 @@ def main() -> int:
                 shutil.copy(path, out / path.name)
         for png in report.glob("*.png"):
             small_png(png, out / png.name)
-    table_files(
-        args.benchmark_dir, out, f"python scripts/benchmark_results.py {args.benchmark_dir}"
-    )
+    table_files(analysis, out, f"python scripts/benchmark_results.py {args.benchmark_dir}")
     print(f"benchmark results: {out}")
     return 0
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from research.report.errors import ReportError
+
+if TYPE_CHECKING:
+    from research.leaderboard.analysis import Analysis
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,12 +25,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build(benchmark_dir: Path, out: Path, entity: str | None, project: str | None) -> Path:
-    from research.leaderboard import figures, output
     from research.leaderboard.analysis import analyze
     from research.leaderboard.load import load
+
+    return write_report(analyze(load(benchmark_dir)), out, entity, project)
+
+
+def write_report(
+    analysis: Analysis, out: Path, entity: str | None = None, project: str | None = None
+) -> Path:
+    """The report's files from an analysis already made (scripts that also need its tables)."""
+    from research.leaderboard import figures, output
     from research.report.figures import palette, save
 
-    analysis = analyze(load(benchmark_dir))
     out.mkdir(parents=True, exist_ok=True)
     for t in analysis.tables.values():
         output.write_csv(t, out)
