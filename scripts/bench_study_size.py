@@ -9,10 +9,12 @@ a joblib or submitit sweep does: it opens the study, records its run folder and 
 
 - Optuna's: `trial.should_prune()` on the freshly loaded study (what the reporter did before;
   the median pruner reads every completed trial of the study);
-- ours: `research.sweep.pruning.TrialLink`, what the reporter does now.
+- ours: `research.sweep.pruning.TrialLink`, what the reporter does now: it reads the
+  thresholds the sweeper publishes (`research.sweep.thresholds`), published here as the
+  sweeper does, after the trials are added and after each round's trials are told.
 
 Both must take the same decisions (checked). Printed: CPU per trial and its ratio to the
-0-trial study, for each way.
+0-trial study, for each way, and the sweeper's CPU to publish the thresholds after a round.
 
     python scripts/bench_study_size.py [--sizes 0 2000 10000] [--trials 3] [--epochs 10]
 """
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from measured import add_option, write  # scripts/ is on sys.path when run as a script
@@ -104,7 +107,7 @@ def run_child(way: str, url: str, study_name: str, trial_id: int, values: list[f
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def both_ways(url: str, study: object, values: list[float]) -> dict[str, dict]:
+def both_ways(url: str, study: object, values: list[float], publish: Callable) -> dict[str, dict]:
     """A trial each way on the same study: both asked, run, then told."""
     trials = {way: study.ask() for way in WAYS}  # type: ignore[attr-defined]
     results = {
@@ -113,13 +116,18 @@ def both_ways(url: str, study: object, values: list[float]) -> dict[str, dict]:
     }
     for trial in trials.values():
         study.tell(trial, values[-1])  # type: ignore[attr-defined]
+    started = time.process_time()
+    publish(study)
+    results["publish"] = {"cpu_s": time.process_time() - started}
     return results
 
 
 def main() -> None:
     import optuna
 
+    from research.sweep.factories import make_pruner
     from research.sweep.pruning import PRUNER_ATTR
+    from research.sweep.thresholds import StepThresholds
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 2000, 10000])
@@ -132,19 +140,23 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/studies.db"
-        study = optuna.create_study(storage=url, study_name="bench", direction="maximize")
+        study = optuna.create_study(
+            storage=url, study_name="bench", direction="maximize", pruner=make_pruner(MEDIAN)
+        )
         study.set_user_attr(PRUNER_ATTR, MEDIAN)
+        publish = StepThresholds(study.pruner).publish
         held = 0
         for size in sorted(args.sizes):
             started = time.process_time()
             seed_trials(study, size - held, args.epochs, rng)
             held = size
+            publish(study)
             print(f"{size} trials seeded ({time.process_time() - started:.0f} s CPU)", flush=True)
-            cpu: dict[str, list[float]] = {way: [] for way in WAYS}
+            cpu: dict[str, list[float]] = {way: [] for way in (*WAYS, "publish")}
             for _ in range(args.trials):
                 level = rng.random()
                 values = [level * (1 - 0.5 ** (e + 1)) for e in range(args.epochs)]
-                results = both_ways(url, study, values)
+                results = both_ways(url, study, values, publish)
                 if results["optuna"]["decisions"] != results["ours"]["decisions"]:
                     raise SystemExit(f"the decisions differ at {size} trials: {results}")
                 for way, result in results.items():
@@ -155,12 +167,13 @@ def main() -> None:
     lines = [
         f"CPU per trial ({args.epochs} reports, each asking the median pruner), fresh process:",
         "",
-        "| earlier trials | Optuna's should_prune | ratio | ours | ratio |",
-        "|---:|---:|---:|---:|---:|",
+        "| earlier trials | Optuna's should_prune | ratio | ours | ratio | sweeper's publish |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for size, cpu in rows:
         lines.append(f"| {size:,} | {cpu['optuna']:.3f} s | {cpu['optuna'] / base['optuna']:.2f}x "
-                     f"| {cpu['ours']:.3f} s | {cpu['ours'] / base['ours']:.2f}x |")  # fmt: skip
+                     f"| {cpu['ours']:.3f} s | {cpu['ours'] / base['ours']:.2f}x "
+                     f"| {1000 * cpu['publish']:.1f} ms |")  # fmt: skip
     print("\n" + "\n".join(lines))
     write(args.markdown, lines)
 

@@ -1,5 +1,5 @@
-"""A trial's pruning decisions through `TrialLink` (one query per report) are Optuna's own, and
-the sweep process loads neither torch nor Lightning."""
+"""A trial's pruning decisions through `TrialLink` (one row per report: the thresholds the
+sweeper publishes) are Optuna's own, and the sweep process loads neither torch nor Lightning."""
 
 from __future__ import annotations
 
@@ -17,17 +17,16 @@ from optuna.trial import TrialState, create_trial
 
 from research.sweep.factories import make_pruner
 from research.sweep.pruning import PRUNER_ATTR, TrialLink
+from research.sweep.thresholds import THRESHOLDS_ATTR, StepThresholds
 
 REPO = Path(__file__).resolve().parent.parent
 ODD = (math.nan, math.inf, -math.inf)
 
 
-def seeded_study(url: str, direction: str, pruner: dict[str, Any], rng: random.Random) -> None:
+def add_finished(study: optuna.Study, count: int, rng: random.Random) -> None:
     """Finished trials of every state, some silent at a step, some reporting NaN or inf."""
-    study = optuna.create_study(storage=url, study_name="s", direction=direction)
-    study.set_user_attr(PRUNER_ATTR, pruner)
     states = [TrialState.COMPLETE] * 4 + [TrialState.PRUNED, TrialState.FAIL]
-    for _ in range(30):
+    for _ in range(count):
         state = rng.choice(states)
         steps = [s for s in range(6) if rng.random() < 0.8]
         values = {s: rng.choice(ODD) if rng.random() < 0.1 else rng.random() for s in steps}
@@ -40,6 +39,16 @@ def seeded_study(url: str, direction: str, pruner: dict[str, Any], rng: random.R
                 intermediate_values=values,
             )
         )
+
+
+def seeded_study(url: str, direction: str, pruner: dict[str, Any], rng: random.Random) -> None:
+    """A study of 30 finished trials, its thresholds published as the sweeper does."""
+    study = optuna.create_study(
+        storage=url, study_name="s", direction=direction, pruner=make_pruner(pruner)
+    )
+    study.set_user_attr(PRUNER_ATTR, pruner)
+    add_finished(study, 30, rng)
+    StepThresholds(study.pruner).publish(study)
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
@@ -70,6 +79,32 @@ def test_decisions_are_optunas(tmp_path: Path, direction: str, pruner: dict[str,
             decided.add(ours)
     if pruner.get("name") == "median" and pruner["n_min_trials"] == 1:
         assert decided == {True, False}, "both decisions were taken"
+
+
+def test_thresholds_follow_the_whole_study(tmp_path: Path) -> None:
+    """Trials another sweep process told count once published; before any publish, a trial gets
+    Optuna's own rule."""
+    rng, url = random.Random(1), f"sqlite:///{tmp_path}/s.db"
+    pruner = {"name": "median", "n_startup_trials": 0, "n_min_trials": 1}
+    study = optuna.create_study(storage=url, study_name="s", pruner=make_pruner(pruner))
+    study.set_user_attr(PRUNER_ATTR, pruner)
+    storage, thresholds, decided = study._storage, StepThresholds(study.pruner), set()
+    add_finished(study, 20, rng)
+    for round_ in range(3):
+        add_finished(optuna.load_study(study_name="s", storage=url), 10, rng)
+        if round_:
+            thresholds.publish(study)
+            record = storage.get_study_system_attrs(study._study_id)[THRESHOLDS_ATTR]
+            assert record["completed"] == len(study.get_trials(states=(TrialState.COMPLETE,)))
+        running = study.ask()
+        link = TrialLink(url, "s", running._trial_id)
+        for step in range(6):
+            ours = link.report(rng.random(), step)
+            fresh = optuna.load_study(study_name="s", storage=url, pruner=make_pruner(pruner))
+            assert ours == optuna.trial.Trial(fresh, running._trial_id).should_prune()
+            decided.add(ours)
+        study.tell(running, state=TrialState.FAIL)
+    assert decided == {True, False}
 
 
 def test_the_sweep_process_loads_no_torch() -> None:

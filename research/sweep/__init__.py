@@ -9,6 +9,7 @@ sweeper: the ask/tell loop; preflight: the first point's config checked before a
 outcome: a run's verdict; submitit_jobs: trials as
 SLURM/local jobs, one verdict each; credentials: no storage password in anything written;
 devices: GPUs for parallel trials; reporting: the per-epoch report/prune callback inside a run;
-pruning: its link to the trial (report, prune), without torch, one query a report;
+pruning: its link to the trial (report, prune), without torch; thresholds: a percentile
+pruner's thresholds, published by the sweeper, one row a report;
 summary, wandb_summary: what a sweep leaves at the end.
 """

@@ -66,6 +66,7 @@ from research.sweep.summary import (
     summarize,
     write_results,
 )
+from research.sweep.thresholds import StepThresholds
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ class OptunaSweeperImpl:
         if study_id is None:
             study.set_user_attr(FIXED_ATTR, fixed)
         study.set_user_attr(PRUNER_ATTR, self.pruner)
+        self.thresholds = StepThresholds(study.pruner)
         study.set_user_attr("optimized_metric", _plain(self.config.get("optimized_metric")))
         for entry in self.enqueue:
             sampled = space.to_sampled(entry)
@@ -323,6 +325,7 @@ class OptunaSweeperImpl:
                 trials = [study.ask(space.distributions) for _ in range(min(self.batch_size, free))]
                 for trial in trials:
                     record_heartbeat(storage, trial._trial_id)
+                self.thresholds.publish(study)  # what this batch's trials prune against
             if trials:
                 self._run_batch(study, storage, space, trials)
             else:  # the remaining trials run in other processes: wait for them (or their death)
