@@ -19,6 +19,7 @@ from research.config.checks import validate
 from research.config.errors import ConfigError
 from research.config.group_options import refuse_unknown_option
 from research.config.same_run import with_run_overrides
+from research.config.unknown_key import refuse_unknown_key
 from research.training.disk_errors import disk_error_in, disk_line
 from research.training.signals import interruption_in
 
@@ -92,9 +93,10 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def cli() -> None:
-    """The command line: a misspelled group option is one line; a resume in a run's own folder
-    takes that run's overrides."""
+    """The command line: a misspelled group option or key is one line; a resume in a run's own
+    folder takes that run's overrides."""
     refuse_unknown_option(sys.argv[1:])
+    refuse_unknown_key(sys.argv[1:], "train")
     sys.argv = [sys.argv[0], *with_run_overrides(sys.argv[1:])]
     main()
 

@@ -60,6 +60,41 @@ def test_unknown_group_option_is_one_line_with_the_choices(tmp_path: Path, argum
     assert "transformer" in line and "cnn" in line and line.endswith("(the files in conf/model/)")
 
 
+@pytest.mark.parametrize("arguments", [["optimizer.lrr=0.1"], ["-m", "optimizer.lrr=0.1,0.2"]])
+def test_unknown_key_is_one_line_naming_the_keys_beside_it(
+    tmp_path: Path, arguments: list[str]
+) -> None:
+    result = run_cli(*arguments, cwd=tmp_path)
+    assert result.returncode == 2 and not result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    did_you_mean = "did you mean optimizer.lr? optimizer has _partial_, _target_, beta1, beta2,"
+    assert line.startswith(f"error: optimizer.lrr is not a key of the config: {did_you_mean}")
+    assert line.endswith(f"(to add a key, prefix it with +: +{arguments[-1]})")
+    assert not list(tmp_path.iterdir()), "no folder was made"
+
+
+def test_keys_are_checked_where_the_check_can_know_them() -> None:
+    from research.config.unknown_key import unknown_key
+
+    ok = [["optimizer=sgd", "optimizer.lr=0.1", "seed=3"], ["experiment=grokking"],
+          ["-m", "model=gru,cnn", "model.hidden_size=8", "optimizer.lr=interval(0.1, 1)"],
+          ["+foo=1", "foo=2"], ["~optimizer.eps"], ["hydra.sweeper.anything=1"],
+          ["model=glob(*)", "x=1"], ["+optimizer.lr=1"], ["--config-path=/x", "x=1"]]  # fmt: skip
+    for arguments in ok:
+        assert unknown_key(arguments, "train") is None, arguments
+    assert "optimizer has _partial_, _target_, impl, lr, weight_decay " in str(
+        unknown_key(["optimizer=sgd", "optimizer.momentum=0.9"], "train")
+    )
+    assert unknown_key(["seed.x=1"], "train") == (
+        "seed.x is not a key of the config: seed holds a value, not keys "
+        "(to add a key, prefix it with +: +seed.x=1)"
+    )
+    line = unknown_key(["-m", "model=cnn,gru", "model.hidden_size=8"], "train")
+    assert line is not None and line.startswith("model.hidden_size is not a key of the config:")
+    line = unknown_key(["parallel_studiez=2"], "benchmark")
+    assert line is not None and "did you mean parallel_studies?" in line
+
+
 def test_the_benchmark_refuses_an_unknown_tier_in_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "research.benchmark", "benchmark=fastt"],

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from research.config.errors import ConfigError
 from research.config.group_options import refuse_unknown_option
+from research.config.unknown_key import refuse_unknown_key
 from research.sweep.stop import SigtermReceived, signal_number, sigterm_raises
 
 log = logging.getLogger("research.benchmark")
@@ -67,4 +68,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     refuse_unknown_option(sys.argv[1:])
+    refuse_unknown_key(sys.argv[1:], "benchmark")
     main()

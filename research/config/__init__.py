@@ -5,4 +5,5 @@ rules of its fields; rules: what a field may hold and the line that says so; spl
 samples each split gets, so that an empty split is refused; job: a config as its job will see
 it; compose: the config `python -m research.train` would run, for scripts and tests;
 benchmark_files: what a benchmark's folder holds, the one schema its runner and its report
-read; group_options: a misspelled `group=option` on the command line, in one line."""
+read; group_options: a misspelled `group=option` on the command line, in one line;
+unknown_key: a key the config does not have (`optimizer.lrr=0.1`), in one line."""
