@@ -101,6 +101,18 @@ def test_reproduce_runs_the_sweep_and_builds_the_report(tmp_path: Path) -> None:
     assert len(runs) == 4 and all(r["status"] == "completed" for r in runs)
     summary = (folder / "report" / "summary.md").read_text()
     assert "val/x" in summary  # the experiment's report settings, no flags given
+    table = tmp_path / "reproductions.md"
+    written = subprocess.run(
+        [sys.executable, "scripts/reproductions_table.py", "--dir", str(out),
+         "--only", "amsgrad_counterexample", "--markdown", str(table)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr[-2000:]
+    (row,) = [line for line in table.read_text().splitlines() if line.startswith("| `amsgrad")]
+    x = {(r["config"]["data"]["stochastic"], optimizer_name(r)): r["final"]["val/x"] for r in runs}
+    assert f"online Adam {x[False, 'Adam']:+.2f}, AMSGrad {x[False, 'AMSGrad']:+.2f}" in row
+    assert f"stochastic Adam {x[True, 'Adam']:+.2f}, AMSGrad {x[True, 'AMSGrad']:+.2f}" in row
+    assert "(4 runs, " in row
     again = reproduce("amsgrad_counterexample", out)
     assert again.returncode == 2 and "already exists" in again.stderr
 
