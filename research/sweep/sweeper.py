@@ -313,6 +313,7 @@ class OptunaSweeperImpl:
         while True:
             with study_lock(self.storage_url):
                 fail_stale(study, self.grace_period)
+                self.thresholds.publish(study)  # what running and new trials prune against
                 counts = count_trials(study.get_trials(deepcopy=False))
                 if (
                     counts.counted >= self.n_trials
@@ -325,7 +326,6 @@ class OptunaSweeperImpl:
                 trials = [study.ask(space.distributions) for _ in range(min(self.batch_size, free))]
                 for trial in trials:
                     record_heartbeat(storage, trial._trial_id)
-                self.thresholds.publish(study)  # what this batch's trials prune against
             if trials:
                 self._run_batch(study, storage, space, trials)
             else:  # the remaining trials run in other processes: wait for them (or their death)

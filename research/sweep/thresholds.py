@@ -4,11 +4,12 @@ Optuna's percentile (median) pruner reads every completed trial of the study at 
 to use one number of each: its value at the reported step. Its decision needs only three
 numbers: how many trials completed, how many of them reported at that step, and the percentile
 of what they reported. The sweeper holds the study's finished trials in memory anyway (Optuna
-caches them), so after each batch it tells, it recomputes those numbers for the steps that
-changed and writes them to one study system attribute, under the study lock (so that the last
-write saw every trial told before it). A trial reads that one row at each report, whatever the
-study's size. The thresholds lag a completion by the time between its `tell` and the write,
-a few milliseconds. No torch or Lightning here (the sweep process imports it).
+caches them), so at the start of each round, under the study lock, it adds the trials
+completed since (its own and other sweep processes'), recomputes those numbers for the steps
+that changed and writes them to one study system attribute (under the lock, the last write has
+seen every trial told before it). A trial reads that one row at each report, whatever the
+study's size. A completion reaches the record when its sweeper starts its next round,
+milliseconds after the `tell`. No torch or Lightning here (the sweep process imports it).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class StepThresholds:
         self.seen: set[int] = set()
         self.reported: dict[int, list[float]] = {}
         self.record: dict[int, tuple[float | None, int]] = {}
+        self.written = False
 
     def publish(self, study: optuna.Study) -> None:
         """Adds the trials completed since the last call and writes the record (call under the
@@ -53,6 +55,8 @@ class StepThresholds:
         percentile = percentile_of(self.pruner, study.direction)
         changed = set()
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if self.written and len(completed) == len(self.seen):
+            return  # no trial completed since the last write
         for trial in completed:
             if trial.number in self.seen:
                 continue
@@ -70,6 +74,7 @@ class StepThresholds:
             "steps": {str(step): list(entry) for step, entry in self.record.items()},
         }
         study._storage.set_study_system_attr(study._study_id, THRESHOLDS_ATTR, value)
+        self.written = True
 
 
 def should_prune(
