@@ -3,6 +3,7 @@
     python scripts/bench_pruning.py                       # adam_betas_lr, 24 trials each
     python scripts/bench_pruning.py --trials 12 --out /tmp/bench
     python scripts/bench_pruning.py --search sgd_lr_momentum -o trainer.max_epochs=20
+    python scripts/bench_pruning.py --markdown            # + scripts/docs/measured/bench_pruning.md
 
 Each search is `python -m research.train -m hparams_search=<search>` in the output folder
 (its own SQLite storage), the two identical (same sampler seed, so the same start-up points)
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from measured import add_option, write  # scripts/ is on sys.path when run as a script
 from optuna.trial import TrialState
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +75,7 @@ def main() -> None:
     default_out = REPO / "multirun" / time.strftime("bench_pruning-%Y%m%d-%H%M%S")
     parser.add_argument("--out", type=Path, default=default_out, help="a new folder")
     parser.add_argument("-o", "--override", action="append", default=[], help="KEY=VALUE")
+    add_option(parser, "bench_pruning")
     args = parser.parse_args()
     out = args.out.resolve()
     if (out / "optuna").exists():
@@ -93,17 +96,23 @@ def main() -> None:
         verdict["epoch_ratio"] <= 0.5 and verdict["accuracy_gap_points"] <= 1.0
     )
     (out / "bench_pruning.json").write_text(json.dumps({"rows": rows, **verdict}, indent=2))
-    print("| search | trials | complete | pruned | failed | epochs | best val/acc | wall (s) |")
-    print("|---|---|---|---|---|---|---|---|")
+    lines = [
+        "| search | trials | complete | pruned | failed | epochs | best val/acc | wall (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         cells = [row[k] for k in ("study", "trials", "complete", "pruned", "failed", "epochs")]
-        print(
+        lines.append(
             "| " + " | ".join(map(str, cells)) + f" | {row['best_val_acc']:.4f} | {row['wall_s']} |"
         )
-    print(
-        f"\nepochs pruned/unpruned: {verdict['epoch_ratio']}; best accuracy gap: "
-        f"{verdict['accuracy_gap_points']} points; targets met: {verdict['meets_targets']}"
-    )
+    lines += [
+        "",
+        f"Epochs pruned / unpruned: **{verdict['epoch_ratio']:.2f}x**; the pruned search's best "
+        f"validation accuracy is {verdict['accuracy_gap_points']} points lower (targets: at most "
+        f"0.5x the epochs, at most 1 point; met: {'yes' if verdict['meets_targets'] else 'no'}).",
+    ]
+    print("\n".join(lines))
+    write(args.markdown, lines)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@
   needs neither torch nor Lightning, run with `hydra/sweeper=optuna` (SQLite storage) against
   Hydra's basic sweeper; the trial reports whether torch or Lightning had been imported.
 
-    python scripts/bench_startup.py [--repeats 5] [--only sweep]
+    python scripts/bench_startup.py [--repeats 5] [--only sweep] [--markdown [PATH]]
+
+`--markdown` writes the commands' table to PATH (scripts/docs/measured/bench_startup.md) and
+the sweep's beside it (bench_startup_sweep.md).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ TRAIN = [sys.executable, "-m", "research.train"]
 FIRST_STEP = [
     "trainer.max_steps=1",
     "trainer.limit_val_batches=0",
+    "optimized_metric=train/loss_epoch",  # no validation: a run refuses to optimize val/acc
     "test=false",
     "logger=none",
     "callbacks=none",
@@ -125,9 +129,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=["sweep"], help="only the sweep's start-up")
-    add_option(parser, "bench_startup_sweep")
+    add_option(parser, "bench_startup")
     args = parser.parse_args()
-    sweep_start(args.repeats, args.markdown)
+    markdown: Path | None = args.markdown
+    sweep_table = markdown.with_name(f"{markdown.stem}_sweep.md") if markdown else None
+    sweep_start(args.repeats, sweep_table)
     if args.only:
         return
     cases = {
@@ -135,7 +141,15 @@ def main() -> None:
         "--cfg job": ([*TRAIN, "--cfg", "job"], [sys.executable, "-c", "import hydra"]),
         "to first step": (TRAIN + FIRST_STEP, [sys.executable, "-c", BASELINE_TRAINING]),
     }
+    baselines = {"--help": "`import hydra`", "--cfg job": "`import hydra`",
+                 "to first step": "`import torch, pytorch_lightning` + MNIST-1D"}  # fmt: skip
     print(f"{'command':<14} {'baseline s':>10} {'research.train s':>17} {'ratio':>6}")
+    lines = [
+        f"`python -m research.train`, wall seconds (median of {args.repeats}):",
+        "",
+        "| command | baseline | baseline s | research.train s | ratio |",
+        "|---|---|---:|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory() as cwd:
         for name, (command, baseline) in cases.items():
             ours, base = [], []
@@ -144,6 +158,8 @@ def main() -> None:
                 ours.append(seconds(command, cwd))
             b, o = statistics.median(base), statistics.median(ours)
             print(f"{name:<14} {b:>10.2f} {o:>17.2f} {o / b:>6.2f}")
+            lines.append(f"| `{name}` | {baselines[name]} | {b:.2f} | {o:.2f} | {o / b:.2f}x |")
+    write(markdown, lines)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The default loggers and callbacks stay on (CSV, offline W&B, checkpoint, progres
 Target: below 1 s per trial after the first.
 
     python scripts/bench_trial_overhead.py [--few 2] [--many 12] [--overrides ...]
+                                           [--markdown [PATH]]
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import argparse
 import tempfile
 
 from bench_startup import TRAIN, seconds  # scripts/ is on sys.path when run as a script
+from measured import add_option, write
 
 ONE_STEP = [
     "data=digits",
     "model=mlp",
     "trainer.max_steps=1",
     "trainer.limit_val_batches=0",
+    "optimized_metric=train/loss_epoch",  # no validation: a run refuses to optimize val/acc
     "test=false",
 ]
 
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--few", type=int, default=2)
     parser.add_argument("--many", type=int, default=12)
     parser.add_argument("--overrides", nargs="*", default=[], help="extra Hydra overrides")
+    add_option(parser, "bench_trial_overhead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cwd:
         few = multirun_seconds(args.few, cwd, args.overrides)
@@ -41,6 +45,12 @@ def main() -> None:
     per_trial = (many - few) / (args.many - args.few)
     print(f"{args.few} jobs: {few:.2f} s, {args.many} jobs: {many:.2f} s")
     print(f"overhead per extra trial: {per_trial:.2f} s (target < 1 s)")
+    write(args.markdown, [
+        "| one-step jobs | wall s | per trial after the first |",
+        "|---:|---:|---:|",
+        f"| {args.few} | {few:.1f} | |",
+        f"| {args.many} | {many:.1f} | **{per_trial:.2f} s** |",
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

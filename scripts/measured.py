@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -32,12 +33,14 @@ def add_option(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def command_line() -> str:
-    """This process's command as typed from the repository root (OMP_NUM_THREADS included)."""
+    """This process's command as typed from the repository root (OMP_NUM_THREADS included), a
+    storage URL's password masked."""
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     threads = os.environ.get("OMP_NUM_THREADS")
     prefix = [f"OMP_NUM_THREADS={threads}"] if threads else []
-    return shlex.join([*prefix, "python", str(shown), *sys.argv[1:]])
+    typed = shlex.join([*prefix, "python", str(shown), *sys.argv[1:]])
+    return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", typed)  # no password in the docs
 
 
 def write(path: Path | None, table: Sequence[str]) -> None:

@@ -82,7 +82,7 @@ def unknown_key(arguments: list[str], config_name: str, conf: Path = CONF) -> st
     except Exception:  # a syntax error: Hydra's own message says where
         return None
     composed = [_composed(o, conf) for o in overrides]
-    if None in composed:
+    if None in composed or "" not in composed:  # unknowable, or no key changed: nothing to check
         return None
     GlobalHydra.instance().clear()
     try:
