@@ -143,7 +143,8 @@ def test_k_workers_as_a_slurm_array_one_killed_by_sigterm(
     command = " ".join([sys.executable, "-m", "research.train", "-m", *(f"'{a}'" for a in BASE),
                         f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3",
                         "hydra.sweeper.heartbeat_interval=2", "hydra.sweeper.grace_period=6",
-                        "trainer.max_epochs=100", "callbacks=default",
+                        "trainer.max_epochs=400", "callbacks=default",
+                        "callbacks.last_checkpoint.every_s=1",
                         "trainer.enable_progress_bar=false"])  # fmt: skip
     env = {**os.environ, **ENV, **slurm, "PGPASSWORD": password}
     out = subprocess.run(
@@ -152,9 +153,14 @@ def test_k_workers_as_a_slurm_array_one_killed_by_sigterm(
         env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     array = out.strip().split(";")[0]
-    checkpoints = "multirun/*/*/*/checkpoints/last.ckpt"
-    wait_for(lambda: len({p.parents[2] for p in tmp_path.glob(checkpoints)}) >= 2, 240,
-             "both workers training")  # fmt: skip
+
+    def training() -> set[Path]:
+        """Trial folders with a checkpoint (written every second) and no results.json yet: with
+        trials of 100 epochs, over in 4 s, a worker could finish before the scancel came."""
+        started = {p.parents[1] for p in tmp_path.glob("multirun/*/*/*/checkpoints/last.ckpt")}
+        return {folder for folder in started if not (folder / "results.json").exists()}
+
+    wait_for(lambda: len(training()) >= 2, 240, "both workers training")
     subprocess.run(["scancel", f"{array}_1"], env=env, check=True)
     wait_for(lambda: not any(j.startswith(f"{array}_") for j in squeue(slurm)), 400,
              "both workers to end")  # fmt: skip
