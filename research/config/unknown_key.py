@@ -64,6 +64,8 @@ def _line(config: DictConfig, key: str, value: str) -> str:
     add = f"to add a key, prefix it with +: +{key}={value}"
     if not isinstance(node, DictConfig):
         return f"{key} is not a key of the config: {parent} holds a value, not keys ({add})"
+    if "_target_" in node:  # an object's keys are its class's arguments: adding one fails there
+        add = f"the arguments of {node._target_}"
     keys = sorted(str(k) for k in node)
     close = difflib.get_close_matches(name, keys, n=1)
     hint = f"did you mean {parent + '.' if parent else ''}{close[0]}? " if close else ""
