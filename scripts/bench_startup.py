@@ -136,13 +136,16 @@ def main() -> None:
     sweep_start(args.repeats, sweep_table)
     if args.only:
         return
-    cases = {
-        "--help": ([*TRAIN, "--help"], [sys.executable, "-c", "import hydra"]),
-        "--cfg job": ([*TRAIN, "--cfg", "job"], [sys.executable, "-c", "import hydra"]),
-        "to first step": (TRAIN + FIRST_STEP, [sys.executable, "-c", BASELINE_TRAINING]),
+    hydra = [sys.executable, "-c", "import hydra"], "`import hydra`"
+    training = (
+        [sys.executable, "-c", BASELINE_TRAINING],
+        "`import torch, pytorch_lightning` + MNIST-1D",
+    )
+    cases = {  # the command, the baseline and how the table names it
+        "--help": ([*TRAIN, "--help"], *hydra),
+        "--cfg job": ([*TRAIN, "--cfg", "job"], *hydra),
+        "to first step": (TRAIN + FIRST_STEP, *training),
     }
-    baselines = {"--help": "`import hydra`", "--cfg job": "`import hydra`",
-                 "to first step": "`import torch, pytorch_lightning` + MNIST-1D"}  # fmt: skip
     print(f"{'command':<14} {'baseline s':>10} {'research.train s':>17} {'ratio':>6}")
     lines = [
         f"`python -m research.train`, wall seconds (median of {args.repeats}):",
@@ -151,14 +154,14 @@ def main() -> None:
         "|---|---|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as cwd:
-        for name, (command, baseline) in cases.items():
+        for name, (command, baseline, label) in cases.items():
             ours, base = [], []
             for _ in range(args.repeats):  # interleaved, so load changes hit both alike
                 base.append(seconds(baseline, cwd))
                 ours.append(seconds(command, cwd))
             b, o = statistics.median(base), statistics.median(ours)
             print(f"{name:<14} {b:>10.2f} {o:>17.2f} {o / b:>6.2f}")
-            lines.append(f"| `{name}` | {baselines[name]} | {b:.2f} | {o:.2f} | {o / b:.2f}x |")
+            lines.append(f"| `{name}` | {label} | {b:.2f} | {o:.2f} | {o / b:.2f}x |")
     write(markdown, lines)
 
 

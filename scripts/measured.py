@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -39,8 +38,18 @@ def command_line() -> str:
     shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     threads = os.environ.get("OMP_NUM_THREADS")
     prefix = [f"OMP_NUM_THREADS={threads}"] if threads else []
-    typed = shlex.join([*prefix, "python", str(shown), *sys.argv[1:]])
-    return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", typed)  # no password in the docs
+    return shlex.join([*prefix, "python", str(shown), *map(_shown, sys.argv[1:])])
+
+
+def _shown(argument: str) -> str:
+    """An argument as the docs may show it: a storage URL's password masked, by the sweeper's
+    own rule (imported only here, where a URL is written)."""
+    if "://" not in argument:
+        return argument
+    from research.sweep.storage import masked
+
+    name, sep, value = argument.partition("=")
+    return masked(argument) if "://" in name else f"{name}{sep}{masked(value)}"
 
 
 def write(path: Path | None, table: Sequence[str]) -> None:

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 from measured import MEASURED, ROOT, add_option, write  # scripts/ is on sys.path
@@ -36,10 +37,9 @@ Run = dict[str, Any]
 
 
 def load_runs(folder: Path) -> list[Run]:
-    runs = [json.loads(p.read_text()) for p in sorted(folder.rglob("results.json"))]
-    for run, path in zip(runs, sorted(folder.rglob("results.json")), strict=True):
-        run["ended_at"] = path.stat().st_mtime
-    return runs
+    """Every run's results.json, with the time it was written (the run's end)."""
+    paths = sorted(folder.rglob("results.json"))
+    return [{**json.loads(p.read_text()), "ended_at": p.stat().st_mtime} for p in paths]
 
 
 def by(runs: Iterable[Run], key: Callable[[Run], Any]) -> dict[Any, list[Run]]:
@@ -79,10 +79,6 @@ def g(value: float, digits: int = 3) -> str:
     if abs(value) >= 10**digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
-
-
-def mean(values: Iterable[float]) -> float:
-    return statistics.mean(values)
 
 
 def ranked(values: dict[str, float]) -> str:

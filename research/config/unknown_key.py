@@ -76,9 +76,9 @@ def _line(config: DictConfig, key: str, value: str) -> str:
 def unknown_key(arguments: list[str], config_name: str, conf: Path = CONF) -> str | None:
     """The line naming the first changed key the composed config lacks; None when every key
     exists, or when the check steps aside for Hydra."""
-    args, _ = get_args_parser().parse_known_args(arguments)
-    if config_dirs(arguments) != [] or args.config_path or args.config_dir:
+    if config_dirs(arguments) != []:  # configs from elsewhere too: Hydra alone knows them
         return None
+    args, _ = get_args_parser().parse_known_args(arguments)
     try:
         overrides = OverridesParser.create().parse_overrides(args.overrides)
     except Exception:  # a syntax error: Hydra's own message says where
